@@ -1,0 +1,104 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependencies stay lean on purpose: libcurl and libcrypto come from the system (design card),
+// SQLite is the system libsqlite3 under GRDB. No NIO-based HTTP client, no BoringSSL copy.
+let package = Package(
+    name: "cassnap",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "cassnap-agent", targets: ["cassnap-agent"]),
+        .executable(name: "cassnap-coordinator", targets: ["cassnap-coordinator"]),
+        .executable(name: "cassnap", targets: ["cassnap"]),
+        .executable(name: "fake-nodetool", targets: ["fake-nodetool"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        // System libraries (Debian: libcurl4-openssl-dev, libssl-dev).
+        .systemLibrary(
+            name: "CCurl", pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(
+            name: "COpenSSL", pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]),
+
+        // Domain types: SSTable names, data-dir layout, snapshot tags, manifests, object keys.
+        .target(name: "CassnapCore"),
+        // Hashes and MACs over libcrypto.
+        .target(name: "CassnapCrypto", dependencies: ["COpenSSL"]),
+        // HTTP client over libcurl.
+        .target(name: "CassnapHTTP", dependencies: ["CCurl"]),
+        // The ObjectStore protocol and its filesystem / in-memory stores.
+        .target(name: "CassnapStore", dependencies: ["CassnapCore", "CassnapCrypto"]),
+        // CRC32C (Castagnoli) with SSE4.2, for GCS object checksums.
+        .target(name: "CCRC32C"),
+        // S3 and S3-compatible stores: SigV4, multipart with resume, the AWS credentials chain.
+        .target(name: "CassnapS3", dependencies: ["CassnapStore", "CassnapHTTP", "CassnapCrypto"]),
+        // GCS JSON API: resumable uploads, service-account and metadata-server credentials.
+        .target(name: "CassnapGCS", dependencies: ["CassnapStore", "CassnapHTTP", "CassnapCrypto", "CCRC32C"]),
+        // One function from a store URL to a store (with retry, concurrency and bandwidth
+        // wrappers), and cloud detection.
+        .target(name: "CassnapStorage", dependencies: ["CassnapStore", "CassnapS3", "CassnapGCS", "CassnapHTTP"]),
+        // Linux inotify watcher; depends on nothing of ours.
+        .target(name: "CassnapWatcher"),
+        // Types shared by agent, coordinator and CLI on the wire.
+        .target(name: "CassnapAPI", dependencies: ["CassnapCore"]),
+        .target(
+            name: "CassnapAgent",
+            dependencies: [
+                "CassnapCore", "CassnapAPI", "CassnapStore", "CassnapStorage", "CassnapWatcher",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .target(
+            name: "CassnapCoordinator",
+            dependencies: [
+                "CassnapCore", "CassnapAPI", "CassnapStore", "CassnapStorage",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .target(
+            name: "CassnapCLI",
+            dependencies: [
+                "CassnapCore", "CassnapAPI", "CassnapStore", "CassnapStorage",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
+            name: "cassnap-agent", dependencies: ["CassnapAgent"]),
+        .executableTarget(
+            name: "cassnap-coordinator", dependencies: ["CassnapCoordinator"]),
+        .executableTarget(name: "cassnap", dependencies: ["CassnapCLI"]),
+
+        // Test support: a faithful fake nodetool and a Cassandra data-directory builder.
+        .target(name: "CassnapTestSupport", dependencies: ["CassnapCore"]),
+        .executableTarget(name: "fake-nodetool", dependencies: ["CassnapTestSupport"]),
+
+        .testTarget(name: "CassnapCoreTests", dependencies: ["CassnapCore"], resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "CassnapSystemTests",
+            dependencies: [
+                "CassnapCrypto", "CassnapHTTP", "CassnapTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
+        .testTarget(
+            name: "CassnapStoreTests",
+            dependencies: [
+                "CassnapStore", "CassnapStorage", "CassnapS3", "CassnapGCS", "CassnapHTTP", "CassnapCrypto",
+                "CassnapTestSupport",
+            ]),
+        .testTarget(
+            name: "CassnapS3Tests", dependencies: ["CassnapS3", "CassnapStore", "CassnapCrypto", "CassnapTestSupport"],
+            resources: [.copy("Fixtures")]),
+        .testTarget(name: "CassnapGCSTests", dependencies: ["CassnapGCS", "CCRC32C", "CassnapCrypto", "CassnapTestSupport"]),
+        .testTarget(name: "CassnapWatcherTests", dependencies: ["CassnapWatcher", "CassnapTestSupport"]),
+        .testTarget(
+            name: "CassnapTestSupportTests",
+            dependencies: ["CassnapTestSupport", "CassnapCore"]),
+    ]
+)

@@ -1,0 +1,39 @@
+import Foundation
+import Synchronization
+
+/// An HTTP client over libcurl with a pool of easy handles (one per concurrent transfer, kept
+/// for connection reuse). Transfers block a thread, so they run off Swift's cooperative pool.
+package final class CurlHTTPClient: Sendable {
+    package let configuration: HTTPClientConfiguration
+    private let idle = Mutex<[CurlEasyBox]>([])
+    private let queue = DispatchQueue(label: "cassnap.http", attributes: .concurrent)
+
+    package init(configuration: HTTPClientConfiguration = .init()) {
+        self.configuration = configuration
+    }
+
+    /// Runs the request on the calling thread. Proxies follow libcurl's environment rules
+    /// (`HTTPS_PROXY`, `https_proxy`, `NO_PROXY`).
+    package func performBlocking(_ request: HTTPRequest) throws -> HTTPResponse {
+        let box = idle.withLock { $0.popLast() } ?? CurlEasyBox(CurlEasy(configuration: configuration))
+        let result = Result { try box.easy.perform(request) }
+        idle.withLock { pool in
+            if pool.count < configuration.maxIdleHandles { pool.append(box) }
+        }
+        return try result.get()
+    }
+
+    package func perform(_ request: HTTPRequest) async throws -> HTTPResponse {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                continuation.resume(with: Result { try self.performBlocking(request) })
+            }
+        }
+    }
+}
+
+/// A handle is used by one transfer at a time; the pool's mutex hands it over between threads.
+private final class CurlEasyBox: @unchecked Sendable {
+    let easy: CurlEasy
+    init(_ easy: CurlEasy) { self.easy = easy }
+}
