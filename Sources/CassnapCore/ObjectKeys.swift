@@ -1,0 +1,175 @@
+/// The bucket layout of one cluster (docs/FORMAT.md):
+/// ```
+/// <prefix>/<cluster>/nodes/<host-id>/data/<keyspace>/<table>-<id>/<sstable file>   shared pool, per node
+/// <prefix>/<cluster>/nodes/<host-id>/snapshots/<tag>/manifest.json                  node manifest, last
+/// <prefix>/<cluster>/nodes/<host-id>/snapshots/<tag>/schema.cql, tokens.json
+/// <prefix>/<cluster>/snapshots/<tag>.json                                           cluster snapshot record
+/// ```
+/// Invariant 3 (never overwrite different bytes): the uploader first tries the primary pool
+/// key; if it holds other bytes (same name, other SHA-256), it uses the collision key, which
+/// appends `~sha256-<first 16 hex digits>`. Manifests record the key actually used.
+package struct ObjectKeys: Sendable, Hashable {
+    /// "" or "/"-separated segments without leading or trailing "/".
+    package let prefix: String
+    package let cluster: ClusterName
+
+    package init(prefix: String, cluster: ClusterName) throws(ObjectKeyError) {
+        var normalized = prefix
+        if normalized.hasSuffix("/") { normalized.removeLast() }
+        if normalized.hasPrefix("/") {
+            throw .invalidPrefix(prefix: prefix, reason: "must not start with \"/\"")
+        }
+        if !normalized.isEmpty {
+            for segment in normalized.split(separator: "/", omittingEmptySubsequences: false) {
+                if let problem = KeySegment.problem(in: String(segment)) {
+                    throw .invalidPrefix(
+                        prefix: prefix, reason: "segment \(String(segment).quotedForMessage) \(problem)")
+                }
+            }
+        }
+        self.prefix = normalized
+        self.cluster = cluster
+    }
+
+    /// `<prefix>/<cluster>/`: everything of this cluster is below it.
+    package var clusterRoot: String {
+        (prefix.isEmpty ? "" : prefix + "/") + cluster.rawValue + "/"
+    }
+
+    /// `<prefix>/<cluster>/nodes/<host-id>/`, for listing one node's objects.
+    package func nodeRoot(_ host: HostID) -> String { clusterRoot + "nodes/\(host)/" }
+
+    /// `<prefix>/<cluster>/snapshots/`, for listing cluster snapshot records.
+    package var clusterSnapshotsRoot: String { clusterRoot + "snapshots/" }
+
+    /// `<prefix>/<cluster>/nodes/<host-id>/snapshots/`, for listing one node's snapshots.
+    package func nodeSnapshotsRoot(_ host: HostID) -> String { nodeRoot(host) + "snapshots/" }
+
+    package func key(for object: ObjectKey) -> String {
+        switch object {
+        case .pooledFile(let pooled):
+            let index = pooled.indexName.map { ".\($0)/" } ?? ""
+            return nodeRoot(pooled.host) + "data/\(pooled.table.keyspace)/\(pooled.table.directory.name)/"
+                + index + pooled.objectName
+        case .nodeManifest(let host, let tag):
+            return nodeSnapshotsRoot(host) + "\(tag)/manifest.json"
+        case .nodeSchema(let host, let tag):
+            return nodeSnapshotsRoot(host) + "\(tag)/schema.cql"
+        case .nodeTokens(let host, let tag):
+            return nodeSnapshotsRoot(host) + "\(tag)/tokens.json"
+        case .tableSnapshotFile(let host, let tag, let table, let file):
+            return nodeSnapshotsRoot(host)
+                + "\(tag)/\(table.keyspace)/\(table.directory.name)/\(file.rawValue)"
+        case .clusterSnapshotRecord(let tag):
+            return clusterSnapshotsRoot + "\(tag).json"
+        }
+    }
+
+    /// The key to try first for a pool file.
+    package func primaryKey(for file: PooledFile) -> String { key(for: .pooledFile(file.primary)) }
+
+    /// The key for a pool file whose primary key already holds bytes with another checksum.
+    package func collisionKey(for file: PooledFile, sha256: SHA256Digest) -> String {
+        key(for: .pooledFile(file.withCollisionSuffix(for: sha256)))
+    }
+
+    /// Parses a key of this cluster back into its parts; `key(for: parse(k)) == k`.
+    package func parse(_ key: String) throws(ObjectKeyError) -> ObjectKey {
+        try RestorePath.validate(relativePath: key)
+        guard key.hasPrefix(clusterRoot) else { throw .outsideCluster(key: key, clusterRoot: clusterRoot) }
+        let segments = key.dropFirst(clusterRoot.count).split(
+            separator: "/", omittingEmptySubsequences: false)
+        switch (segments.first, segments.count) {
+        case ("snapshots", 2):
+            guard segments[1].hasSuffix(".json") else {
+                throw .unrecognized(key: key, reason: "cluster snapshot records end in \".json\"")
+            }
+            let tag = try Self.segment(of: key) { () throws(ValidationError) in
+                try SnapshotTag(String(segments[1].dropLast(5)))
+            }
+            return .clusterSnapshotRecord(tag: tag)
+        case ("nodes", 5...):
+            let host = try Self.segment(of: key) { () throws(ValidationError) in
+                try HostID(canonical: String(segments[1]))
+            }
+            switch segments[2] {
+            case "snapshots":
+                return try parseSnapshotKey(key, host: host, parts: Array(segments[3...]))
+            case "data":
+                return try parsePoolKey(key, host: host, parts: Array(segments[3...]))
+            default:
+                throw .unrecognized(key: key, reason: "expected \"data\" or \"snapshots\" after the host ID")
+            }
+        default:
+            throw .unrecognized(key: key, reason: "expected nodes/<host-id>/… or snapshots/<tag>.json")
+        }
+    }
+
+    private func parseSnapshotKey(_ key: String, host: HostID, parts: [Substring]) throws(ObjectKeyError)
+        -> ObjectKey
+    {
+        let tag = try Self.segment(of: key) { () throws(ValidationError) in try SnapshotTag(String(parts[0]))
+        }
+        switch parts.count {
+        case 2:
+            switch parts[1] {
+            case "manifest.json": return .nodeManifest(host: host, tag: tag)
+            case "schema.cql": return .nodeSchema(host: host, tag: tag)
+            case "tokens.json": return .nodeTokens(host: host, tag: tag)
+            default: break
+            }
+        case 4:
+            if let file = SnapshotMetadataFile(rawValue: String(parts[3])) {
+                let table = try Self.segment(of: key) { () throws(ValidationError) in
+                    try TableRef(
+                        keyspace: String(parts[1]), directory: TableDirectory(parsing: String(parts[2])))
+                }
+                return .tableSnapshotFile(host: host, tag: tag, table: table, file: file)
+            }
+        default: break
+        }
+        throw .unrecognized(
+            key: key,
+            reason: "expected snapshots/<tag>/{manifest.json,schema.cql,tokens.json} or "
+                + "snapshots/<tag>/<keyspace>/<table-dir>/{manifest.json,schema.cql}")
+    }
+
+    private func parsePoolKey(_ key: String, host: HostID, parts: [Substring]) throws(ObjectKeyError)
+        -> ObjectKey
+    {
+        guard parts.count == 3 || parts.count == 4 else {
+            throw .unrecognized(
+                key: key, reason: "expected data/<keyspace>/<table-dir>/[.<index>/]<sstable file>")
+        }
+        let table = try Self.segment(of: key) { () throws(ValidationError) in
+            try TableRef(keyspace: String(parts[0]), directory: TableDirectory(parsing: String(parts[1])))
+        }
+        var indexName: String?
+        if parts.count == 4 {
+            guard parts[2].hasPrefix(".") else {
+                throw .unrecognized(key: key, reason: "an index directory segment starts with \".\"")
+            }
+            let name = String(parts[2].dropFirst())
+            try Self.segment(of: key) { () throws(ValidationError) in
+                try CassandraName.validate(name, as: .index)
+            }
+            indexName = name
+        }
+        guard
+            let pooled = PooledFile.parsed(
+                host: host, table: table, indexName: indexName, objectName: parts.last!)
+        else {
+            throw .unrecognized(
+                key: key,
+                reason: "the last segment is not an SSTable file name with an optional ~sha256-<16 hex>")
+        }
+        return .pooledFile(pooled)
+    }
+
+    /// Runs a segment's validation, reporting a failure as a problem of the whole key.
+    private static func segment<T>(of key: String, _ make: () throws(ValidationError) -> T)
+        throws(ObjectKeyError) -> T
+    {
+        do { return try make() } catch { throw .invalidSegment(key: key, error: error) }
+    }
+}
