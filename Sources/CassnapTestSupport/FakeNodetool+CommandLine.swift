@@ -1,0 +1,554 @@
+import Foundation
+
+/// The `fake-nodetool` command line.
+///
+/// Data directories: every `--data-dir DIR` (repeatable), else `$FAKE_NODETOOL_DATA_DIR`
+/// (colon-separated for JBOD). JMX options (`-h`, `-p`, `-u`, `-pw`, `-pwf`, `-pp`, `--ssl`,
+/// `-D…`) are accepted anywhere and ignored.
+///
+/// Exit codes and streams follow nodetool: 0 success; 1 bad usage (`nodetool: <message>` and
+/// the `See 'nodetool help'` line; nodetool prints these on stdout, the fake on stderr so callers
+/// capturing stderr see them); 2 a failed command (`error: <message>` and `-- StackTrace --` on
+/// stderr).
+///
+/// Environment: `FAKE_NODETOOL_DATA_DIR`, `FAKE_NODETOOL_HOST_ID`,
+/// `FAKE_NODETOOL_INCREMENTAL_BACKUPS` (`1`/`0`, overrides the marker file),
+/// `FAKE_NODETOOL_FLUSH_SIZE`, `FAKE_NODETOOL_FLUSH_WRITE_DELAY_MS`, `FAKE_NODETOOL_DC`,
+/// `FAKE_NODETOOL_RACK`, `FAKE_NODETOOL_CLUSTER_NAME`, `FAKE_NODETOOL_ADDRESS`,
+/// `FAKE_NODETOOL_RELEASE_VERSION`, `FAKE_NODETOOL_DOWN=1` (every command but `version` fails
+/// as when Cassandra is not running), `FAKE_NODETOOL_STATS=1` (a timing line on stderr).
+extension FakeNodetool {
+    package struct CommandResult: Sendable {
+        package var exitCode: Int32
+        package var standardOutput: String
+        package var standardError: String
+    }
+
+    package static let usage = """
+        usage: fake-nodetool [--data-dir DIR]... [(-h|--host) HOST] [(-p|--port) PORT] <command> [<args>]
+
+        Commands:
+            snapshot        [-t TAG] [-kt ks.t[,ks.t]] [-cf TABLE] [-sf] [--ttl N[s|m|h|d]] [ks...]
+            clearsnapshot   -t TAG | --all [ks...]
+            listsnapshots
+            flush           [ks [tables...]] [--size BYTES] [--write-delay-ms N] [--no-txn-log]
+            compact         [ks [tables...]]
+            enablebackup | disablebackup | statusbackup
+            info [-T] | status | describecluster | ring | version | help
+
+        See 'nodetool help' or 'nodetool help <command>'.
+
+        """
+
+    /// Runs one command line (without the program name) and returns what nodetool would print.
+    package static func runCommandLine(_ arguments: [String], environment: [String: String]) -> CommandResult
+    {
+        var output = ""
+        var errors = ""
+        do {
+            try execute(arguments, environment: environment, output: &output, errors: &errors)
+            return CommandResult(exitCode: 0, standardOutput: output, standardError: errors)
+        } catch let error as CommandError {
+            switch error.kind {
+            case .usage:
+                return CommandResult(
+                    exitCode: 1, standardOutput: output,
+                    standardError:
+                        "nodetool: \(error.message)\nSee 'nodetool help' or 'nodetool help <command>'.\n")
+            case .failure:
+                return CommandResult(exitCode: 2, standardOutput: output, standardError: stackTrace(error))
+            }
+        } catch {
+            let failure = CommandError.failure(String(describing: error))
+            return CommandResult(exitCode: 2, standardOutput: output, standardError: stackTrace(failure))
+        }
+    }
+
+    private static func stackTrace(_ error: CommandError) -> String {
+        """
+        error: \(error.message)
+        -- StackTrace --
+        \(error.exception): \(error.message)
+        \tat org.apache.cassandra.tools.NodeProbe (fake-nodetool)
+
+        """
+    }
+
+    /// Splits off the global options nodetool accepts anywhere on the line.
+    static func globalOptions(_ arguments: [String]) throws -> (dataDirectories: [String], rest: [String]) {
+        let withValue: Set<String> = [
+            "-h", "--host", "-p", "--port", "-u", "--username", "-pw", "--password", "-pwf",
+            "--password-file",
+        ]
+        var dataDirectories: [String] = []
+        var rest: [String] = []
+        var i = 0
+        while i < arguments.count {
+            let argument = arguments[i]
+            if argument == "--data-dir" || withValue.contains(argument) {
+                guard i + 1 < arguments.count else {
+                    throw CommandError.usage("Required values for option '\(argument)' not provided")
+                }
+                if argument == "--data-dir" { dataDirectories.append(arguments[i + 1]) }
+                i += 2
+            } else if argument.hasPrefix("--data-dir=") {
+                dataDirectories.append(String(argument.dropFirst("--data-dir=".count)))
+                i += 1
+            } else if argument == "--ssl" || argument == "-pp" || argument == "--print-port"
+                || (argument.hasPrefix("-D") && argument.count > 2)
+            {
+                i += 1
+            } else {
+                rest.append(argument)
+                i += 1
+            }
+        }
+        return (dataDirectories, rest)
+    }
+
+    /// The configuration a command line and environment describe.
+    package static func configuration(
+        dataDirectoryArguments: [String], environment: [String: String]
+    ) throws -> Configuration {
+        var paths = dataDirectoryArguments
+        if paths.isEmpty, let variable = environment["FAKE_NODETOOL_DATA_DIR"] {
+            paths = variable.split(separator: ":").map(String.init)
+        }
+        let cwd = FileManager.default.currentDirectoryPath
+        var configuration = Configuration(
+            dataDirectories: paths.map { URL(fileURLWithPath: $0, relativeTo: URL(fileURLWithPath: cwd)) })
+        if let value = environment["FAKE_NODETOOL_HOST_ID"], !value.isEmpty {
+            guard let uuid = UUID(uuidString: value) else {
+                throw CommandError.failure("FAKE_NODETOOL_HOST_ID is not a UUID: \(value)")
+            }
+            configuration.hostID = uuid
+        }
+        switch environment["FAKE_NODETOOL_INCREMENTAL_BACKUPS"]?.lowercased() {
+        case "1", "true", "yes": configuration.incrementalBackups = true
+        case "0", "false", "no": configuration.incrementalBackups = false
+        default: break
+        }
+        if let value = environment["FAKE_NODETOOL_DC"] { configuration.dataCenter = value }
+        if let value = environment["FAKE_NODETOOL_RACK"] { configuration.rack = value }
+        if let value = environment["FAKE_NODETOOL_CLUSTER_NAME"] { configuration.clusterName = value }
+        if let value = environment["FAKE_NODETOOL_ADDRESS"] { configuration.address = value }
+        if let value = environment["FAKE_NODETOOL_RELEASE_VERSION"] { configuration.releaseVersion = value }
+        return configuration
+    }
+
+    private struct Arguments {
+        var items: [String]
+        var index = 0
+
+        mutating func next() -> String? {
+            guard index < items.count else { return nil }
+            defer { index += 1 }
+            return items[index]
+        }
+
+        /// The value of `option`, given as `option VALUE` or `option=VALUE`.
+        mutating func value(_ option: String) throws -> String {
+            guard let value = next() else {
+                throw CommandError.usage("Required values for option '\(option)' not provided")
+            }
+            return value
+        }
+    }
+
+    private static func unexpected(_ arguments: [String]) -> CommandError {
+        .usage("Found unexpected parameters: [\(arguments.joined(separator: ", "))]")
+    }
+
+    private static func execute(
+        _ arguments: [String], environment: [String: String], output: inout String, errors: inout String
+    ) throws {
+        let (dataDirectories, rest) = try globalOptions(arguments)
+        guard let command = rest.first else {
+            output += usage
+            return
+        }
+        var args = Arguments(items: Array(rest.dropFirst()))
+        if command == "help" || command == "-?" || command == "--help" {
+            output += usage
+            return
+        }
+        let configuration = try configuration(
+            dataDirectoryArguments: dataDirectories, environment: environment)
+        if command == "version" {
+            guard args.next() == nil else { throw unexpected(Array(rest.dropFirst())) }
+            output += "ReleaseVersion: \(configuration.releaseVersion)\n"
+            return
+        }
+        if ["1", "true"].contains(environment["FAKE_NODETOOL_DOWN"]?.lowercased() ?? "") {
+            throw CommandError.usage(
+                "Failed to connect to '\(configuration.address):7199' - ConnectException: 'Connection refused'."
+            )
+        }
+        let nodetool = FakeNodetool(configuration: configuration)
+        let started = Date()
+
+        switch command {
+        case "snapshot":
+            var tag: String?
+            var table: String?
+            var ktList: [TableName] = []
+            var keyspaces: [String] = []
+            var skipFlush = false
+            var ttl: TimeInterval?
+            var ttlText: String?
+            while let argument = args.next() {
+                let (name, inline) = splitInline(argument)
+                func value() throws -> String { try inline ?? args.value(name) }
+                switch name {
+                case "-t", "--tag": tag = try value()
+                case "-cf", "--column-family", "--table": table = try value()
+                case "-kt", "--kt-list", "-kc", "--kc.list":
+                    for item in try value().split(separator: ",") {
+                        let parts = item.split(separator: ".", maxSplits: 1).map(String.init)
+                        guard parts.count == 2 else {
+                            throw CommandError.failure(
+                                "Cannot take a snapshot on secondary index or invalid column family name. You must supply a column family name in the form of keyspace.columnfamily"
+                            )
+                        }
+                        ktList.append(TableName(parts[0], parts[1]))
+                    }
+                case "-sf", "--skip-flush": skipFlush = true
+                case "--ttl":
+                    ttlText = try value()
+                    ttl = try parseDuration(ttlText!)
+                case "--": keyspaces += Array(args.items[args.index...]); args.index = args.items.count
+                default:
+                    if argument.hasPrefix("-") { throw unexpected([argument]) }
+                    keyspaces.append(argument)
+                }
+            }
+            var requested = ktList
+            if let table {
+                guard keyspaces.count == 1, ktList.isEmpty else {
+                    throw CommandError.failure(
+                        "When specifying the table for a snapshot, you must specify one and only one keyspace"
+                    )
+                }
+                requested = [TableName(keyspaces[0], table)]
+            } else if !ktList.isEmpty && !keyspaces.isEmpty {
+                throw CommandError.failure(
+                    "When specifying the Keyspace columfamily list for a snapshot, you should not specify columnfamily"
+                )
+            }
+            let snapshotTag = tag ?? String(Int64(started.timeIntervalSince1970 * 1000))
+            let target =
+                !ktList.isEmpty
+                ? "[\(ktList.map(\.description).joined(separator: ","))]"
+                : keyspaces.isEmpty ? "[all keyspaces]" : "[\(keyspaces.joined(separator: ", "))]"
+            var options = "skipFlush=\(skipFlush)"
+            if let ttlText { options += ", ttl=\(ttlText)" }
+            output +=
+                "Requested creating snapshot(s) for \(target) with snapshot name [\(snapshotTag)] and options {\(options)}\n"
+            let result = try nodetool.snapshot(
+                tag: snapshotTag, keyspaces: requested.isEmpty ? keyspaces : [], tables: requested, ttl: ttl,
+                now: started)
+            output += "Snapshot directory: \(snapshotTag)\n"
+            if environment["FAKE_NODETOOL_STATS"] == "1" {
+                let seconds = String(format: "%.3f", Date().timeIntervalSince(started))
+                errors +=
+                    "fake-nodetool: \(result.linkCount) links in \(result.tables.count) tables, \(seconds)s\n"
+            }
+
+        case "clearsnapshot":
+            var tag: String?
+            var all = false
+            var keyspaces: [String] = []
+            while let argument = args.next() {
+                let (name, inline) = splitInline(argument)
+                switch name {
+                case "-t", "--tag": tag = try inline ?? args.value(name)
+                case "--all": all = true
+                default:
+                    if argument.hasPrefix("-") { throw unexpected([argument]) }
+                    keyspaces.append(argument)
+                }
+            }
+            if let tag, tag.isEmpty == false, all {
+                throw CommandError.failure("Specify only one of snapshot name or --all")
+            }
+            if (tag ?? "").isEmpty && !all {
+                throw CommandError.failure("Specify snapshot name or --all")
+            }
+            let target = keyspaces.isEmpty ? "[all keyspaces]" : "[\(keyspaces.joined(separator: ", "))]"
+            output +=
+                "Requested clearing snapshot(s) for \(target)"
+                + (all ? " with [all snapshots]\n" : " with snapshot name [\(tag!)]\n")
+            try nodetool.clearSnapshot(tag: all ? nil : tag, keyspaces: keyspaces)
+
+        case "listsnapshots":
+            while let argument = args.next() {
+                guard ["-nt", "--no-ttl", "-e", "--ephemeral"].contains(argument) else {
+                    throw unexpected([argument])
+                }
+            }
+            output += formatSnapshotList(try nodetool.listSnapshots())
+
+        case "flush", "compact":
+            var positional: [String] = []
+            var options = FlushOptions()
+            if let value = environment["FAKE_NODETOOL_FLUSH_SIZE"] { options.dataSize = try parseSize(value) }
+            if let value = environment["FAKE_NODETOOL_FLUSH_WRITE_DELAY_MS"], let delay = Int(value) {
+                options.writeDelayMilliseconds = delay
+            }
+            while let argument = args.next() {
+                let (name, inline) = splitInline(argument)
+                switch (command, name) {
+                case ("flush", "--size"): options.dataSize = try parseSize(inline ?? args.value(name))
+                case ("flush", "--write-delay-ms"):
+                    let text = try inline ?? args.value(name)
+                    guard let delay = Int(text), delay >= 0 else {
+                        throw CommandError.usage(
+                            "'\(text)' is not a valid value for option '--write-delay-ms'")
+                    }
+                    options.writeDelayMilliseconds = delay
+                case ("flush", "--no-txn-log"): options.transactionLog = false
+                case ("compact", "-s"), ("compact", "--split-output"): break
+                case (_, "--"): positional += Array(args.items[args.index...]); args.index = args.items.count
+                default:
+                    if argument.hasPrefix("-") { throw unexpected([argument]) }
+                    positional.append(argument)
+                }
+            }
+            if command == "flush" {
+                try nodetool.flush(
+                    keyspace: positional.first, tables: Array(positional.dropFirst()), options: options)
+            } else {
+                try nodetool.compact(keyspace: positional.first, tables: Array(positional.dropFirst()))
+            }
+
+        case "enablebackup", "disablebackup":
+            guard args.next() == nil else { throw unexpected(Array(rest.dropFirst())) }
+            try nodetool.setIncrementalBackups(command == "enablebackup")
+
+        case "statusbackup":
+            guard args.next() == nil else { throw unexpected(Array(rest.dropFirst())) }
+            try nodetool.checkDataDirectories()
+            output += nodetool.incrementalBackupsEnabled ? "running\n" : "not running\n"
+
+        case "info":
+            var showTokens = false
+            while let argument = args.next() {
+                guard argument == "-T" || argument == "--tokens" else { throw unexpected([argument]) }
+                showTokens = true
+            }
+            output += try nodetool.infoText(showTokens: showTokens)
+
+        case "status":
+            var keyspaces: [String] = []
+            while let argument = args.next() {
+                if argument == "-r" || argument == "--resolve-ip" { continue }
+                if argument.hasPrefix("-") { throw unexpected([argument]) }
+                keyspaces.append(argument)
+            }
+            _ = try nodetool.selectTables(keyspaces: keyspaces, tables: [])
+            output += try nodetool.statusText()
+
+        case "describecluster":
+            guard args.next() == nil else { throw unexpected(Array(rest.dropFirst())) }
+            output += try nodetool.describeClusterText()
+
+        case "ring":
+            output += try nodetool.ringText()
+
+        default:
+            throw unexpected([command])
+        }
+    }
+
+    private static func splitInline(_ argument: String) -> (String, String?) {
+        guard argument.hasPrefix("--"), let equals = argument.firstIndex(of: "=") else {
+            return (argument, nil)
+        }
+        return (String(argument[..<equals]), String(argument[argument.index(after: equals)...]))
+    }
+
+    /// `65536`, `64K`, `64KiB`, `1M`, `1.5MB`, `2G`.
+    package static func parseSize(_ text: String) throws -> Int {
+        var s = text.trimmingCharacters(in: .whitespaces).uppercased()
+        for suffix in ["IB", "B"] where s.hasSuffix(suffix) && s.count > suffix.count {
+            s.removeLast(suffix.count)
+            break
+        }
+        var multiplier = 1.0
+        if let last = s.last, let m = ["K": 1024.0, "M": 1_048_576.0, "G": 1_073_741_824.0][String(last)] {
+            multiplier = m
+            s.removeLast()
+        }
+        guard let value = Double(s), value >= 0 else {
+            throw CommandError.usage("'\(text)' is not a valid size")
+        }
+        return Int(value * multiplier)
+    }
+
+    static func parseDuration(_ text: String) throws -> TimeInterval {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        if let last = text.last, let unit = units[last], let value = Double(text.dropLast()), value > 0 {
+            return value * unit
+        }
+        if let value = Double(text), value > 0 { return value }
+        throw CommandError.failure("Invalid duration: \(text). Accepted units: d, h, m, s")
+    }
+
+    /// `FileUtils.stringifyFileSize`: `#.##` and binary units.
+    package static func humanSize(_ bytes: Int) -> String {
+        let units: [(Double, String)] = [
+            (1_099_511_627_776, "TiB"), (1_073_741_824, "GiB"), (1_048_576, "MiB"), (1024, "KiB"),
+        ]
+        func format(_ value: Double) -> String {
+            var s = String(format: "%.2f", value)
+            while s.hasSuffix("0") { s.removeLast() }
+            if s.hasSuffix(".") { s.removeLast() }
+            return s
+        }
+        let value = Double(bytes)
+        for (size, unit) in units where value >= size { return "\(format(value / size)) \(unit)" }
+        return "\(format(value)) bytes"
+    }
+
+    /// nodetool's `TableBuilder`: columns left-aligned, one space apart.
+    static func formatTable(_ rows: [[String]], separator: String = " ") -> String {
+        guard let columns = rows.map(\.count).max() else { return "" }
+        var widths = [Int](repeating: 0, count: columns)
+        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        return rows.map { row in
+            row.enumerated().map { i, cell in
+                i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+            }.joined(separator: separator)
+        }.joined(separator: "\n") + "\n"
+    }
+
+    static func formatSnapshotList(_ snapshots: [SnapshotDetails]) -> String {
+        var text = "Snapshot Details: \n"
+        guard !snapshots.isEmpty else { return text + "There are no snapshots\n" }
+        var rows = [
+            [
+                "Snapshot name", "Keyspace name", "Column family name", "True size", "Size on disk",
+                "Creation time", "Expiration time",
+            ]
+        ]
+        for s in snapshots {
+            rows.append([
+                s.tag, s.keyspace, s.table, humanSize(s.trueSize), humanSize(s.sizeOnDisk),
+                s.createdAt.map(timestamp) ?? "", s.expiresAt.map(timestamp) ?? "",
+            ])
+        }
+        text += formatTable(rows)
+        text += "\nTotal TrueDiskSpaceUsed: \(humanSize(snapshots.reduce(0) { $0 + $1.trueSize }))\n\n"
+        return text
+    }
+}
+
+extension FakeNodetool {
+    func infoText(showTokens: Bool) throws -> String {
+        let hostID = try hostID().uuidString.lowercased()
+        let load = try load()
+        let tokens = try tokens()
+        func line(_ label: String, _ value: String) -> String {
+            label.padding(toLength: 23, withPad: " ", startingAt: 0) + ": " + value + "\n"
+        }
+        var text = line("ID", hostID)
+        text += line("Gossip active", "true")
+        text += line("Native Transport active", "true")
+        text += line("Load", Self.humanSize(load))
+        text += line("Uncompressed load", Self.humanSize(load))
+        text += line("Generation No", String(Int(Date().timeIntervalSince1970) - 3600))
+        text += line("Uptime (seconds)", "3600")
+        text += line("Heap Memory (MB)", "512.00 / 4096.00")
+        text += line("Off Heap Memory (MB)", "0.00")
+        text += line("Data Center", configuration.dataCenter)
+        text += line("Rack", configuration.rack)
+        text += line("Exceptions", "0")
+        text += line(
+            "Key Cache",
+            "entries 0, size 0 bytes, capacity 100 MiB, 0 hits, 0 requests, NaN recent hit rate, 14400 save period in seconds"
+        )
+        text += line("Percent Repaired", "0.0%")
+        if showTokens {
+            for token in tokens { text += line("Token", String(token)) }
+        } else {
+            text += line("Token", "(invoke with -T/--tokens to see all \(tokens.count) tokens)")
+        }
+        return text
+    }
+
+    func statusText() throws -> String {
+        let header = "Datacenter: \(configuration.dataCenter)"
+        let rows = [
+            ["--", "Address", "Load", "Tokens", "Owns (effective)", "Host ID", "Rack"],
+            [
+                "UN", configuration.address, Self.humanSize(try load()), String(configuration.numTokens),
+                "100.0%",
+                try hostID().uuidString.lowercased(), configuration.rack,
+            ],
+        ]
+        return header + "\n" + String(repeating: "=", count: header.count) + "\n"
+            + "Status=Up/Down\n|/ State=Normal/Leaving/Joining/Moving\n"
+            + Self.formatTable(rows, separator: "  ") + "\n"
+    }
+
+    func describeClusterText() throws -> String {
+        var rng = SeededGenerator(
+            seed: 11, try tables().map { "\($0.keyspace).\($0.name)" }.joined(separator: ","))
+        let schema = UUID(
+            uuid: (
+                UInt8(truncatingIfNeeded: rng.next()), UInt8(truncatingIfNeeded: rng.next()),
+                UInt8(truncatingIfNeeded: rng.next()), UInt8(truncatingIfNeeded: rng.next()),
+                UInt8(truncatingIfNeeded: rng.next()), UInt8(truncatingIfNeeded: rng.next()), 0x30,
+                UInt8(truncatingIfNeeded: rng.next()), 0x80, UInt8(truncatingIfNeeded: rng.next()),
+                UInt8(truncatingIfNeeded: rng.next()), UInt8(truncatingIfNeeded: rng.next()),
+                UInt8(truncatingIfNeeded: rng.next()), UInt8(truncatingIfNeeded: rng.next()),
+                UInt8(truncatingIfNeeded: rng.next()), UInt8(truncatingIfNeeded: rng.next())
+            ))
+        let keyspaces = Set(try tables().map(\.keyspace)).sorted()
+        var text = """
+            Cluster Information:
+            \tName: \(configuration.clusterName)
+            \tSnitch: org.apache.cassandra.locator.SimpleSnitch
+            \tDynamicEndPointSnitch: enabled
+            \tPartitioner: org.apache.cassandra.dht.Murmur3Partitioner
+            \tSchema versions:
+            \t\t\(schema.uuidString.lowercased()): [\(configuration.address)]
+
+            Stats for all nodes:
+            \tLive: 1
+            \tJoining: 0
+            \tMoving: 0
+            \tLeaving: 0
+            \tUnreachable: 0
+
+            Data Centers: 
+            \t\(configuration.dataCenter) #Nodes: 1 #Down: 0
+
+            Database versions:
+            \t\(configuration.releaseVersion): [\(configuration.address):7000]
+
+            Keyspaces:
+
+            """
+        for keyspace in keyspaces {
+            let strategy =
+                keyspace == "system" || keyspace == "system_schema"
+                ? "LocalStrategy {}" : "SimpleStrategy {replication_factor=1}"
+            text += "\t\(keyspace) -> Replication class: \(strategy)\n"
+        }
+        return text
+    }
+
+    func ringText() throws -> String {
+        let load = Self.humanSize(try load())
+        let tokens = try tokens()
+        var rows = [["Address", "Rack", "Status", "State", "Load", "Owns", "Token"]]
+        rows.append(["", "", "", "", "", "", String(tokens.last!)])
+        for token in tokens {
+            rows.append([
+                configuration.address, configuration.rack, "Up", "Normal", load, "100.00%", String(token),
+            ])
+        }
+        return "\nDatacenter: \(configuration.dataCenter)\n==========\n" + Self.formatTable(rows) + "\n"
+    }
+}

@@ -1,0 +1,14 @@
+import CassnapTestSupport
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+// A reader that closes the pipe early (`fake-nodetool listsnapshots | head`) is not an error.
+signal(SIGPIPE, SIG_IGN)
+let result = FakeNodetool.runCommandLine(
+    Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)
+FileHandle.standardOutput.write(Data(result.standardOutput.utf8))
+FileHandle.standardError.write(Data(result.standardError.utf8))
+exit(result.exitCode)
