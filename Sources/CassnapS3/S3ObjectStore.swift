@@ -1,0 +1,462 @@
+import CassnapCrypto
+import CassnapHTTP
+import CassnapStore
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// An `ObjectStore` on Amazon S3 or an S3-compatible server (MinIO, Ceph RGW, rclone, moto).
+///
+/// - Small objects go up in one PUT with `Content-MD5` and a signed SHA-256 payload hash, so the
+///   server checks the bytes twice. Objects from `multipartThreshold` on go up in parts, several
+///   at once, each with `Content-MD5` and `UNSIGNED-PAYLOAD` (see `S3ObjectStore+Multipart`).
+/// - The object's SHA-256 is stored as `x-amz-meta-cassnap-sha256`; `get` verifies it.
+/// - The store never loops retrying a request: failures come back classified (`transient`,
+///   `permanent`, ...) for the retrying wrapper. Only multipart parts are retried in place.
+package struct S3ObjectStore: ObjectStore {
+    package static let sha256MetadataHeader = "x-amz-meta-cassnap-sha256"
+
+    package let configuration: Configuration
+    let http: CurlHTTPClient
+    let signer: SigV4Signer
+    let endpoint: Endpoint
+    /// Set once the bucket answered, so a 404 on HEAD needs no extra call to tell a missing key
+    /// from a missing bucket.
+    let bucketConfirmed = Flag()
+
+    package var displayName: String {
+        "s3://\(configuration.bucket)"
+            + (configuration.rootPrefix.isEmpty ? "" : "/" + configuration.rootPrefix.dropLast())
+    }
+
+    package init(configuration: Configuration) throws {
+        self.configuration = configuration
+        http = CurlHTTPClient(configuration: configuration.http)
+        signer = SigV4Signer(region: configuration.region, service: "s3")
+        endpoint = try Endpoint(configuration: configuration)
+        if !configuration.rootPrefix.isEmpty {
+            do {
+                try validateObjectKey(String(configuration.rootPrefix.dropLast()))
+            } catch {
+                throw ObjectStoreError.invalidURL(url: displayName, reason: "bad prefix: \(error)")
+            }
+        }
+    }
+
+    // MARK: - ObjectStore
+
+    package func put(key: String, source: ObjectSource, options: PutOptions) async throws -> ObjectInfo {
+        try validateObjectKey(key)
+        do {
+            switch source.content {
+            case .bytes(let bytes):
+                return try await putBytes(key: key, bytes: bytes, options: options, throttle: source.throttle)
+            case .file(let path, let offset, let length):
+                let file = try LocalFileRange(path: path, offset: offset, length: length)
+                defer { file.close() }
+                if file.length >= configuration.multipartThreshold && file.length > 0 {
+                    return try await putMultipart(
+                        key: key, file: file, options: options, throttle: source.throttle)
+                }
+                return try await putFile(key: key, file: file, options: options, throttle: source.throttle)
+            }
+        } catch {
+            throw self.error(for: error, key: key, operation: "put")
+        }
+    }
+
+    package func head(key: String) async throws -> ObjectInfo {
+        try validateObjectKey(key)
+        let response: HTTPResponse
+        do {
+            response = try await send(S3Request(method: "HEAD", key: objectKey(key)))
+        } catch {
+            throw self.error(for: error, key: key, operation: "head")
+        }
+        if response.status == 200 {
+            bucketConfirmed.set()
+            return info(key: key, response: response)
+        }
+        if response.status == 404 {
+            // A HEAD answer has no body, so ask the bucket itself once.
+            if !bucketConfirmed.isSet { try await confirmBucket() }
+            throw ObjectStoreError.notFound(store: displayName, key: key)
+        }
+        throw error(for: response, key: key, operation: "head")
+    }
+
+    package func get(key: String, to localPath: String) async throws -> ObjectInfo {
+        try validateObjectKey(key)
+        do {
+            return try await download(key: key, to: localPath)
+        } catch {
+            throw self.error(for: error, key: key, operation: "get")
+        }
+    }
+
+    package func list(prefix: String) async throws -> [ObjectInfo] {
+        let root = configuration.rootPrefix
+        var result: [ObjectInfo] = []
+        var token: String? = nil
+        repeat {
+            var query: [(name: String, value: String)] = [
+                ("list-type", "2"), ("prefix", root + prefix),
+                ("max-keys", String(max(1, min(configuration.maxKeys, 1000)))),
+                ("encoding-type", "url"),
+            ]
+            if let token { query.append(("continuation-token", token)) }
+            let response: HTTPResponse
+            do {
+                response = try await send(S3Request(method: "GET", key: nil, query: query))
+            } catch {
+                throw self.error(for: error, key: nil, operation: "list \(prefix.debugDescription)")
+            }
+            guard response.status == 200 else {
+                throw error(for: response, key: nil, operation: "list \(prefix.debugDescription)")
+            }
+            bucketConfirmed.set()
+            guard let page = XMLElementNode.parse(response.body), page.name == "ListBucketResult" else {
+                throw ObjectStoreError.transient(
+                    store: displayName, detail: "list: unreadable ListObjectsV2 answer")
+            }
+            let urlEncoded = page["EncodingType"] == "url"
+            for entry in page.children("Contents") {
+                guard var fullKey = entry["Key"] else { continue }
+                if urlEncoded { fullKey = fullKey.removingPercentEncoding ?? fullKey }
+                guard fullKey.hasPrefix(root) else { continue }
+                let size = Int64(entry["Size"] ?? "") ?? 0
+                result.append(
+                    ObjectInfo(
+                        key: String(fullKey.dropFirst(root.count)), size: size, sha256: nil,
+                        lastModified: entry["LastModified"].flatMap(parseISO8601)))
+            }
+            let truncated = page["IsTruncated"] == "true"
+            token = truncated ? page["NextContinuationToken"] : nil
+            if truncated && (token ?? "").isEmpty {
+                throw ObjectStoreError.transient(
+                    store: displayName, detail: "list: truncated page without a continuation token")
+            }
+        } while token != nil
+        return result.sorted { $0.key < $1.key }
+    }
+
+    package func delete(key: String) async throws {
+        try validateObjectKey(key)
+        let response: HTTPResponse
+        do {
+            response = try await send(S3Request(method: "DELETE", key: objectKey(key)))
+        } catch {
+            throw self.error(for: error, key: key, operation: "delete")
+        }
+        switch response.status {
+        case 200, 204: return
+        case 404:
+            if S3ErrorDocument(response.body)?.code == "NoSuchBucket" {
+                throw ObjectStoreError.noSuchBucket(store: displayName, bucket: configuration.bucket)
+            }
+        default:
+            throw error(for: response, key: key, operation: "delete")
+        }
+    }
+
+    /// DeleteObjects, 1000 keys per request. Keys that were already gone count as deleted; keys
+    /// the server refused are reported together in one error.
+    package func delete(keys: [String]) async throws {
+        for key in keys { try validateObjectKey(key) }
+        var start = 0
+        while start < keys.count {
+            let batch = Array(keys[start..<min(start + 1000, keys.count)])
+            try await deleteBatch(batch)
+            start += batch.count
+        }
+    }
+
+    /// Creates the bucket (tests, demos and `cassnap` setup); an existing bucket we own is fine.
+    package func createBucket() async throws {
+        var body: HTTPRequest.Body = .none
+        var payloadHash = SigV4Signer.emptyPayloadHash
+        if configuration.endpoint == nil && configuration.region != "us-east-1" {
+            let xml = Array(
+                "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>\(configuration.region)</LocationConstraint></CreateBucketConfiguration>"
+                    .utf8)
+            body = .bytes(xml)
+            payloadHash = Digest.sha256(xml).hexString
+        }
+        let response: HTTPResponse
+        do {
+            response = try await send(
+                S3Request(method: "PUT", key: nil, body: body, payloadHash: payloadHash))
+        } catch {
+            throw self.error(for: error, key: nil, operation: "create bucket")
+        }
+        if response.status == 200 || S3ErrorDocument(response.body)?.code == "BucketAlreadyOwnedByYou" {
+            bucketConfirmed.set()
+            return
+        }
+        throw error(for: response, key: nil, operation: "create bucket")
+    }
+
+    // MARK: - Pieces
+
+    private func putBytes(
+        key: String, bytes: [UInt8], options: PutOptions, throttle: (@Sendable (Int) -> Void)?
+    ) async throws -> ObjectInfo {
+        let sha256 = Digest.sha256(bytes).hexString
+        let md5 = Digest.md5(bytes)
+        try checkCallerDigest(options.sha256, actual: sha256, key: key)
+        return try await putObject(
+            key: key, size: Int64(bytes.count), body: bytes.isEmpty ? .none : .bytes(bytes), sha256: sha256,
+            md5: md5,
+            options: options, throttle: throttle)
+    }
+
+    /// One read to hash (SHA-256 for the metadata and the signed payload hash, MD5 for
+    /// Content-MD5), one read to send.
+    private func putFile(
+        key: String, file: LocalFileRange, options: PutOptions, throttle: (@Sendable (Int) -> Void)?
+    ) async throws -> ObjectInfo {
+        let digests = try await offload { try file.hash(sha256: true, md5: true) }
+        let sha256 = digests.sha256!.hexString
+        try checkCallerDigest(options.sha256, actual: sha256, key: key)
+        return try await putObject(
+            key: key, size: file.length,
+            body: file.length == 0 ? .none : .file(fd: file.fd, offset: file.offset, length: file.length),
+            sha256: sha256, md5: digests.md5!, options: options, throttle: throttle)
+    }
+
+    private func putObject(
+        key: String, size: Int64, body: HTTPRequest.Body, sha256: String, md5: [UInt8], options: PutOptions,
+        throttle: (@Sendable (Int) -> Void)?
+    ) async throws -> ObjectInfo {
+        var headers = objectHeaders(options: options, sha256: sha256)
+        headers.append(("Content-MD5", Data(md5).base64EncodedString()))
+        let response = try await send(
+            S3Request(
+                method: "PUT", key: objectKey(key), headers: headers, body: body, payloadHash: sha256,
+                throttle: throttle))
+        guard response.status == 200 else { throw error(for: response, key: key, operation: "put") }
+        bucketConfirmed.set()
+        if let etag = Self.etag(response), Self.etagIsMD5(response), etag != md5.hexString {
+            // The server kept bytes that differ from ours (some S3-compatible servers ignore
+            // Content-MD5): remove them so a corrupt object is never left under the key.
+            _ = try? await send(S3Request(method: "DELETE", key: objectKey(key)))
+            throw ObjectStoreError.checksumMismatch(
+                store: displayName, key: key, expected: "MD5 \(md5.hexString)", actual: "ETag \(etag)")
+        }
+        return ObjectInfo(
+            key: key, size: size, sha256: sha256, lastModified: Self.httpDate(response.header("date")))
+    }
+
+    private func checkCallerDigest(_ expected: String?, actual: String, key: String) throws {
+        if let expected, expected.lowercased() != actual {
+            throw ObjectStoreError.checksumMismatch(
+                store: displayName, key: key, expected: "SHA-256 \(expected) (given by the caller)",
+                actual: "SHA-256 \(actual) (the file changed?)")
+        }
+    }
+
+    /// Headers every new object carries: type, checksum metadata, encryption, storage class.
+    func objectHeaders(options: PutOptions, sha256: String) -> [(name: String, value: String)] {
+        var headers: [(name: String, value: String)] = [
+            ("Content-Type", options.contentType), (Self.sha256MetadataHeader, sha256),
+        ]
+        switch configuration.serverSideEncryption {
+        case nil: break
+        case .s3: headers.append(("x-amz-server-side-encryption", "AES256"))
+        case .kms(let keyID):
+            headers.append(("x-amz-server-side-encryption", "aws:kms"))
+            if let keyID { headers.append(("x-amz-server-side-encryption-aws-kms-key-id", keyID)) }
+        }
+        if let storageClass = configuration.storageClass {
+            headers.append(("x-amz-storage-class", storageClass))
+        }
+        return headers
+    }
+
+    private func download(key: String, to localPath: String) async throws -> ObjectInfo {
+        let directory = (localPath as NSString).deletingLastPathComponent
+        let name = (localPath as NSString).lastPathComponent
+        if !directory.isEmpty {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw ObjectStoreError.localFile(path: directory, reason: "cannot create directory: \(error)")
+            }
+        }
+        let tmpPath =
+            (directory.isEmpty ? "" : directory + "/")
+            + ".\(name).cassnap-\(UInt32.random(in: .min ... .max)).part"
+        let fd = open(tmpPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw ObjectStoreError.localFile(
+                path: tmpPath, reason: "cannot create: \(String(cString: strerror(errno)))")
+        }
+        var keep = false
+        defer {
+            close(fd)
+            if !keep { unlink(tmpPath) }
+        }
+        let response = try await send(S3Request(method: "GET", key: objectKey(key), sink: .file(fd: fd)))
+        guard response.status == 200 else {
+            // The error document went into the temporary file.
+            let body =
+                (FileManager.default.contents(atPath: tmpPath).map { [UInt8]($0.prefix(64 << 10)) }) ?? []
+            var failed = response
+            failed.body = body
+            throw error(for: failed, key: key, operation: "get")
+        }
+        bucketConfirmed.set()
+        var info = info(key: key, response: response)
+        if let expected = response.header("content-length").flatMap(Int64.init),
+            expected != response.bytesWritten
+        {
+            throw ObjectStoreError.transient(
+                store: displayName,
+                detail: "get \(key): received \(response.bytesWritten) of \(expected) bytes")
+        }
+        info.size = response.bytesWritten
+        if fsync(fd) != 0 {
+            throw ObjectStoreError.localFile(
+                path: tmpPath, reason: "fsync failed: \(String(cString: strerror(errno)))")
+        }
+        // The file was just written, so this second read comes from the page cache.
+        if let expected = info.sha256 {
+            let actual = try await offload { try LocalFileRange.sha256(path: tmpPath) }
+            if actual != expected.lowercased() {
+                throw ObjectStoreError.checksumMismatch(
+                    store: displayName, key: key, expected: "SHA-256 \(expected)", actual: "SHA-256 \(actual)"
+                )
+            }
+        }
+        guard rename(tmpPath, localPath) == 0 else {
+            throw ObjectStoreError.localFile(
+                path: localPath,
+                reason: "cannot move download into place: \(String(cString: strerror(errno)))")
+        }
+        keep = true
+        return info
+    }
+
+    private func deleteBatch(_ keys: [String]) async throws {
+        var xml =
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>"
+        for key in keys { xml += "<Object><Key>\(XMLText.escape(objectKey(key)))</Key></Object>" }
+        xml += "</Delete>"
+        let body = Array(xml.utf8)
+        let response: HTTPResponse
+        do {
+            response = try await send(
+                S3Request(
+                    method: "POST", key: nil, query: [("delete", "")],
+                    headers: [
+                        ("Content-MD5", Data(Digest.md5(body)).base64EncodedString()),
+                        ("Content-Type", "application/xml"),
+                    ],
+                    body: .bytes(body), payloadHash: Digest.sha256(body).hexString))
+        } catch {
+            throw self.error(for: error, key: nil, operation: "delete \(keys.count) keys")
+        }
+        guard response.status == 200, let result = XMLElementNode.parse(response.body),
+            result.name == "DeleteResult"
+        else {
+            if response.status == 200 {
+                if let document = S3ErrorDocument(response.body) {
+                    throw error(
+                        status: 200, document: document, key: nil, operation: "delete \(keys.count) keys")
+                }
+                throw ObjectStoreError.transient(
+                    store: displayName, detail: "delete: unreadable DeleteObjects answer")
+            }
+            throw error(for: response, key: nil, operation: "delete \(keys.count) keys")
+        }
+        let root = configuration.rootPrefix
+        let failures = result.children("Error").compactMap {
+            entry -> (key: String, code: String, message: String)? in
+            let code = entry["Code"] ?? ""
+            if code == "NoSuchKey" { return nil }
+            let fullKey = entry["Key"] ?? "?"
+            return (
+                fullKey.hasPrefix(root) ? String(fullKey.dropFirst(root.count)) : fullKey, code,
+                entry["Message"] ?? ""
+            )
+        }
+        guard !failures.isEmpty else { return }
+        let listed = failures.prefix(10).map { "\($0.key) (\($0.code): \($0.message))" }.joined(
+            separator: ", ")
+        let detail =
+            "\(failures.count) of \(keys.count) keys not deleted: \(listed)"
+            + (failures.count > 10 ? ", ..." : "")
+        let codes = Set(failures.map(\.code))
+        if codes.contains("AccessDenied") {
+            throw ObjectStoreError.accessDenied(
+                store: displayName, bucket: configuration.bucket, detail: detail)
+        }
+        if codes.isSubset(of: ["InternalError", "SlowDown", "ServiceUnavailable", "OperationAborted"]) {
+            throw ObjectStoreError.transient(store: displayName, detail: detail)
+        }
+        throw ObjectStoreError.permanent(store: displayName, detail: detail)
+    }
+
+    /// HEAD on the bucket, to tell "no such key" from "no such bucket" after a bodiless 404.
+    private func confirmBucket() async throws {
+        let response: HTTPResponse
+        do {
+            response = try await send(S3Request(method: "HEAD", key: nil))
+        } catch {
+            throw self.error(for: error, key: nil, operation: "head bucket")
+        }
+        switch response.status {
+        case 200: bucketConfirmed.set()
+        case 404: throw ObjectStoreError.noSuchBucket(store: displayName, bucket: configuration.bucket)
+        default: break  // 403 on HEAD bucket is common with key-only policies; the key is simply missing
+        }
+    }
+
+    func info(key: String, response: HTTPResponse) -> ObjectInfo {
+        ObjectInfo(
+            key: key, size: response.header("content-length").flatMap(Int64.init) ?? 0,
+            sha256: response.header(Self.sha256MetadataHeader).flatMap { $0.isEmpty ? nil : $0.lowercased() },
+            lastModified: Self.httpDate(response.header("last-modified")))
+    }
+
+    func objectKey(_ key: String) -> String { configuration.rootPrefix + key }
+
+    static func etag(_ response: HTTPResponse) -> String? {
+        response.header("etag").map {
+            $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")).lowercased()
+        }
+    }
+
+    /// ETags are the MD5 of the bytes unless the object is encrypted with KMS or a customer key.
+    static func etagIsMD5(_ response: HTTPResponse) -> Bool {
+        let sse = response.header("x-amz-server-side-encryption")?.lowercased() ?? ""
+        return !sse.hasPrefix("aws:kms")
+            && response.header("x-amz-server-side-encryption-customer-algorithm") == nil
+    }
+
+    static func httpDate(_ text: String?) -> Date? {
+        guard let text else { return nil }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        return formatter.date(from: text)
+    }
+}
+
+/// A boolean shared by copies of the store.
+final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .relaxed) }
+    var isSet: Bool { value.load(ordering: .relaxed) }
+}
+
+/// Runs blocking work (hashing, file I/O) off Swift's cooperative pool.
+func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+    }
+}

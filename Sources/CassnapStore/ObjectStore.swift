@@ -1,0 +1,160 @@
+import Foundation
+
+/// Where cassnap keeps every byte it protects: S3, GCS, an S3-compatible server or a directory.
+///
+/// The contract every implementation keeps (and `ObjectStoreConformance` checks):
+/// - **Keys** are `/`-separated, relative to the store's root (its bucket and prefix), never
+///   empty, never starting with `/`, and never containing `.` or `..` segments or NUL.
+/// - **put** is atomic: a reader sees the old object, no object, or the complete new one, never a
+///   prefix. The store records the object's size and SHA-256 (hex) as metadata, and checks the
+///   bytes in transit (Content-MD5, CRC32C or a local re-hash): a mismatch throws
+///   `ObjectStoreError.checksumMismatch` and the object is not reported as stored. Putting the
+///   same bytes twice is harmless. Bodies stream from the file; memory does not grow with size.
+/// - **head** and **get** throw `ObjectStoreError.notFound` for a missing key. `get` streams to
+///   a local file, replacing it only once the whole object has arrived and matches its checksum.
+/// - **list** is complete (every page is fetched) and sorted by key; it returns every object
+///   whose key starts with the prefix (plain string prefix, not a directory).
+/// - **delete** of a missing key succeeds (deletes are idempotent); `delete(keys:)` batches
+///   where the backend can.
+/// - Errors say how to react: `isNotFound`, `isRetryable`, `isPermanent`.
+package protocol ObjectStore: Sendable {
+    /// A URL-like name for logs and errors, e.g. `s3://bucket/prefix`. Never holds secrets.
+    var displayName: String { get }
+
+    func put(key: String, source: ObjectSource, options: PutOptions) async throws -> ObjectInfo
+    func head(key: String) async throws -> ObjectInfo
+    func get(key: String, to localPath: String) async throws -> ObjectInfo
+    func list(prefix: String) async throws -> [ObjectInfo]
+    func delete(key: String) async throws
+    func delete(keys: [String]) async throws
+}
+
+extension ObjectStore {
+    package func put(key: String, source: ObjectSource) async throws -> ObjectInfo {
+        try await put(key: key, source: source, options: PutOptions())
+    }
+
+    /// The default batch delete for backends without one: one call per key.
+    package func deleteEach(_ keys: [String]) async throws {
+        for key in keys { try await delete(key: key) }
+    }
+
+    /// `head` that answers nil instead of throwing for a missing object.
+    package func headIfExists(key: String) async throws -> ObjectInfo? {
+        do { return try await head(key: key) } catch let e as ObjectStoreError where e.isNotFound {
+            return nil
+        }
+    }
+}
+
+/// What an object holds, as the store reports it.
+package struct ObjectInfo: Sendable, Equatable, Hashable {
+    package var key: String
+    package var size: Int64
+    /// SHA-256 of the content, lower-case hex, from the object's metadata; nil where a listing
+    /// does not carry metadata (S3 ListObjectsV2) or for objects cassnap did not write.
+    package var sha256: String?
+    package var lastModified: Date?
+
+    package init(key: String, size: Int64, sha256: String? = nil, lastModified: Date? = nil) {
+        self.key = key
+        self.size = size
+        self.sha256 = sha256
+        self.lastModified = lastModified
+    }
+}
+
+/// The bytes to upload: a range of a local file (read in place, never copied whole into
+/// memory) or a small in-memory buffer (manifests).
+package struct ObjectSource: Sendable {
+    package enum Content: Sendable {
+        case file(path: String, offset: Int64, length: Int64?)
+        case bytes([UInt8])
+    }
+
+    package var content: Content
+    /// Called with each chunk's size before it is sent; the bandwidth limiter blocks here.
+    /// Runs on a transfer thread, so it may sleep.
+    package var throttle: (@Sendable (Int) -> Void)?
+
+    package static func file(_ path: String, offset: Int64 = 0, length: Int64? = nil) -> ObjectSource {
+        ObjectSource(content: .file(path: path, offset: offset, length: length), throttle: nil)
+    }
+
+    package static func bytes(_ bytes: [UInt8]) -> ObjectSource {
+        ObjectSource(content: .bytes(bytes), throttle: nil)
+    }
+
+    package static func string(_ text: String) -> ObjectSource { .bytes(Array(text.utf8)) }
+}
+
+package struct PutOptions: Sendable {
+    /// SHA-256 the caller already computed (the agent hashes while it reads); the store
+    /// computes it itself when nil.
+    package var sha256: String?
+    package var contentType: String = "application/octet-stream"
+
+    package init(sha256: String? = nil, contentType: String = "application/octet-stream") {
+        self.sha256 = sha256
+        self.contentType = contentType
+    }
+}
+
+/// Errors from any store, classified so callers know how to react.
+package enum ObjectStoreError: Error, CustomStringConvertible, Sendable {
+    case notFound(store: String, key: String)
+    case noSuchBucket(store: String, bucket: String)
+    /// Wrong or missing credentials, or a policy that forbids the call. Never retried.
+    case accessDenied(store: String, bucket: String, detail: String)
+    case checksumMismatch(store: String, key: String, expected: String, actual: String)
+    case invalidKey(key: String, reason: String)
+    case invalidURL(url: String, reason: String)
+    case localFile(path: String, reason: String)
+    /// A 5xx, 429, timeout or reset: worth another try.
+    case transient(store: String, detail: String)
+    /// Anything else the server refused; retrying will not help.
+    case permanent(store: String, detail: String)
+
+    package var isNotFound: Bool {
+        if case .notFound = self { return true }
+        return false
+    }
+
+    package var isRetryable: Bool {
+        switch self {
+        case .transient, .checksumMismatch: true
+        default: false
+        }
+    }
+
+    package var isPermanent: Bool { !isRetryable && !isNotFound }
+
+    package var description: String {
+        switch self {
+        case .notFound(let store, let key): "\(store): object \(key) not found"
+        case .noSuchBucket(let store, let bucket): "\(store): bucket \(bucket) does not exist"
+        case .accessDenied(let store, let bucket, let detail):
+            "\(store): access to bucket \(bucket) denied: \(detail) (check the credentials and the bucket policy)"
+        case .checksumMismatch(let store, let key, let expected, let actual):
+            "\(store): checksum mismatch for \(key): expected \(expected), got \(actual)"
+        case .invalidKey(let key, let reason): "invalid object key \(key.debugDescription): \(reason)"
+        case .invalidURL(let url, let reason): "invalid store URL \(url.debugDescription): \(reason)"
+        case .localFile(let path, let reason): "local file \(path): \(reason)"
+        case .transient(let store, let detail): "\(store): temporary failure: \(detail)"
+        case .permanent(let store, let detail): "\(store): \(detail)"
+        }
+    }
+}
+
+/// Validates a key against the contract above; every store calls it before touching a backend.
+package func validateObjectKey(_ key: String) throws {
+    func fail(_ reason: String) -> ObjectStoreError { .invalidKey(key: key, reason: reason) }
+    if key.isEmpty { throw fail("empty") }
+    if key.utf8.count > 1024 { throw fail("longer than 1024 bytes") }
+    if key.hasPrefix("/") { throw fail("starts with /") }
+    if key.utf8.contains(0) { throw fail("contains NUL") }
+    for segment in key.split(separator: "/", omittingEmptySubsequences: false) {
+        if segment.isEmpty { throw fail("has an empty path segment") }
+        if segment == "." || segment == ".." { throw fail("has a '\(segment)' segment") }
+    }
+}

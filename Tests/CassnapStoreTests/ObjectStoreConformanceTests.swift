@@ -1,0 +1,166 @@
+import CassnapCrypto
+import CassnapStore
+import CassnapTestSupport
+import Foundation
+import Testing
+
+/// One contract, every store (restic/rclone style): in-memory, filesystem, S3 on moto, S3 on
+/// `rclone serve s3` (which checks signatures), and GCS on fake-gcs-server.
+@Suite("ObjectStore conformance") struct ObjectStoreConformanceTests {
+    @Test(arguments: StoreKind.available)
+    func smallObjectRoundTripsByteExact(kind: StoreKind) async throws {
+        let f = try await StoreFixture.make(kind)
+        defer { f.cleanUp() }
+        let bytes = (0..<5000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }
+        let put = try await f.store.put(key: "ks/t-1/nb-1-big-Data.db", source: .bytes(bytes))
+        #expect(put.size == 5000)
+        #expect(put.sha256 == Digest.sha256(bytes).hexString)
+
+        let head = try await f.store.head(key: "ks/t-1/nb-1-big-Data.db")
+        #expect(head.size == 5000)
+        #expect(head.sha256 == Digest.sha256(bytes).hexString)
+
+        let target = f.scratch + "/out"
+        let got = try await f.store.get(key: "ks/t-1/nb-1-big-Data.db", to: target)
+        #expect(got.size == 5000)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: target)) == Data(bytes))
+    }
+
+    @Test(arguments: StoreKind.available)
+    func emptyObjectRoundTrips(kind: StoreKind) async throws {
+        let f = try await StoreFixture.make(kind)
+        defer { f.cleanUp() }
+        let put = try await f.store.put(key: "empty", source: .bytes([]))
+        #expect(put.size == 0)
+        let got = try await f.store.get(key: "empty", to: f.scratch + "/out")
+        #expect(got.size == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: f.scratch + "/out")).isEmpty)
+    }
+
+    @Test(arguments: StoreKind.available)
+    func fileRangeUploadsOnlyThatRange(kind: StoreKind) async throws {
+        let f = try await StoreFixture.make(kind)
+        defer { f.cleanUp() }
+        let path = try f.makeFile("src", size: 3 * 1_048_576 + 17, seed: 9)
+        let whole = try Data(contentsOf: URL(fileURLWithPath: path))
+        let info = try await f.store.put(key: "range", source: .file(path, offset: 1000, length: 2_000_000))
+        #expect(info.size == 2_000_000)
+        _ = try await f.store.get(key: "range", to: f.scratch + "/out")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: f.scratch + "/out")) == whole[1000..<2_001_000])
+    }
+
+    /// 100 MiB: multipart (S3) and resumable chunks (GCS) with small parts.
+    @Test(arguments: StoreKind.available)
+    func largeObjectRoundTripsByteExact(kind: StoreKind) async throws {
+        let f = try await StoreFixture.make(kind)
+        defer { f.cleanUp() }
+        let size = 100 * 1_048_576
+        let path = try f.makeFile("big", size: size, seed: 3)
+        let sha = try f.sha256(ofFile: path)
+        let info = try await f.store.put(key: "big/nb-7-big-Data.db", source: .file(path))
+        #expect(info.size == Int64(size))
+        #expect(info.sha256 == sha)
+        let head = try await f.store.head(key: "big/nb-7-big-Data.db")
+        #expect(head.size == Int64(size))
+        #expect(head.sha256 == sha)
+        _ = try await f.store.get(key: "big/nb-7-big-Data.db", to: f.scratch + "/out")
+        #expect(try f.sha256(ofFile: f.scratch + "/out") == sha)
+    }
+
+    @Test(arguments: StoreKind.available)
+    func listingIsCompleteSortedAndPrefixed(kind: StoreKind) async throws {
+        let f = try await StoreFixture.make(kind)
+        defer { f.cleanUp() }
+        let keys = ["p/a/x", "p/a1", "p/b/c/d", "p/c", "p/d", "p/e", "p/f/g", "q/other", "pz"]
+        for (i, key) in keys.enumerated() {
+            _ = try await f.store.put(key: key, source: .bytes([UInt8](repeating: UInt8(i), count: i + 1)))
+        }
+        let listed = try await f.store.list(prefix: "p/")
+        #expect(listed.map(\.key) == ["p/a/x", "p/a1", "p/b/c/d", "p/c", "p/d", "p/e", "p/f/g"])
+        #expect(listed.map(\.size) == [1, 2, 3, 4, 5, 6, 7])
+        #expect(try await f.store.list(prefix: "p/a").map(\.key) == ["p/a/x", "p/a1"])
+        #expect(try await f.store.list(prefix: "").count == keys.count)
+        #expect(try await f.store.list(prefix: "nothing/").isEmpty)
+    }
+
+    @Test(arguments: StoreKind.available)
+    func batchDeleteRemovesExactlyTheKeysAndIsIdempotent(kind: StoreKind) async throws {
+        let f = try await StoreFixture.make(kind)
+        defer { f.cleanUp() }
+        for i in 0..<12 { _ = try await f.store.put(key: "d/\(i)", source: .string("object \(i)")) }
+        try await f.store.delete(keys: (0..<10).map { "d/\($0)" } + ["d/never-existed"])
+        #expect(try await f.store.list(prefix: "d/").map(\.key) == ["d/10", "d/11"])
+        try await f.store.delete(key: "d/10")
+        try await f.store.delete(key: "d/10")
+        #expect(try await f.store.list(prefix: "d/").map(\.key) == ["d/11"])
+    }
+
+    @Test(arguments: StoreKind.available)
+    func missingObjectsAreNotFound(kind: StoreKind) async throws {
+        let f = try await StoreFixture.make(kind)
+        defer { f.cleanUp() }
+        await #expect { try await f.store.head(key: "missing/key") } throws: {
+            ($0 as? ObjectStoreError)?.isNotFound == true
+        }
+        let target = f.scratch + "/never"
+        await #expect { try await f.store.get(key: "missing/key", to: target) } throws: {
+            ($0 as? ObjectStoreError)?.isNotFound == true
+        }
+        #expect(!FileManager.default.fileExists(atPath: target))
+        #expect(try await f.store.headIfExists(key: "missing/key") == nil)
+    }
+
+    @Test(arguments: StoreKind.available)
+    func keysThatWouldEscapeAreRejectedBeforeTheBackend(kind: StoreKind) async throws {
+        let f = try await StoreFixture.make(kind)
+        defer { f.cleanUp() }
+        for key in ["", "/abs", "a/../b", "a//b", "./a", "a/.", "nul\u{0}x"] {
+            await #expect(throws: ObjectStoreError.self, "key \(key.debugDescription)") {
+                try await f.store.put(key: key, source: .string("x"))
+            }
+        }
+        #expect(try await f.store.list(prefix: "").isEmpty)
+    }
+
+    @Test(arguments: StoreKind.available)
+    func aWrongExpectedChecksumStoresNothing(kind: StoreKind) async throws {
+        let f = try await StoreFixture.make(kind)
+        defer { f.cleanUp() }
+        let path = try f.makeFile("src", size: 70_000)
+        await #expect {
+            try await f.store.put(
+                key: "bad", source: .file(path),
+                options: PutOptions(sha256: String(repeating: "0", count: 64)))
+        } throws: {
+            if case .checksumMismatch = $0 as? ObjectStoreError { return true }
+            return false
+        }
+        #expect(try await f.store.headIfExists(key: "bad") == nil)
+    }
+
+    @Test(arguments: StoreKind.available)
+    func aVanishedSourceFileIsAClearLocalError(kind: StoreKind) async throws {
+        let f = try await StoreFixture.make(kind)
+        defer { f.cleanUp() }
+        await #expect {
+            try await f.store.put(key: "gone", source: .file(f.scratch + "/compacted-away-Data.db"))
+        } throws: {
+            "\($0)".contains("compacted-away-Data.db")
+        }
+    }
+}
+
+/// Visible markers for the cloud suites: skipped (with the reason) without servers locally,
+/// and failing under CI=true when a server is missing, so CI can never skip S3 or GCS.
+@Suite struct ServersPresentTests {
+    @Test(.enabled(if: TestServers.s3Enabled, "needs moto_server: run `make test`"))
+    func s3ConformanceRuns() throws { _ = try TestServers.requireS3() }
+
+    @Test(
+        .enabled(
+            if: TestServers.rcloneS3 != nil || TestServers.isCI, "needs rclone serve s3: run `make test`"))
+    func rcloneConformanceRuns() throws { _ = try TestServers.requireRcloneS3() }
+
+    @Test(.enabled(if: TestServers.gcsEnabled, "needs fake-gcs-server: run `make test`"))
+    func gcsConformanceRuns() throws { _ = try TestServers.requireGCS() }
+}
