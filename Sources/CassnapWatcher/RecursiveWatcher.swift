@@ -1,0 +1,208 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// What the watcher reports. Paths are absolute. The same file can be reported more than once
+/// (by an event and by a listing that raced it, or after a rescan), so consumers must be
+/// idempotent; duplicates inside one batch are removed.
+package enum WatchEvent: Sendable, Hashable {
+    /// A file was created, hard-linked (which raises only IN_CREATE), moved in, or found while
+    /// listing a directory.
+    case fileAppeared(String)
+    /// A writer closed the file (IN_CLOSE_WRITE): a live SSTable component may now be complete.
+    case fileClosed(String)
+    case fileRemoved(String)
+    case directoryRemoved(String)
+    /// The kernel queue overflowed and events were lost; a full rescan follows at once and its
+    /// files arrive as `fileAppeared`.
+    case overflow
+    /// No more inotify watches (`fs.inotify.max_user_watches`); the directory is not watched and
+    /// the consumer must fall back to periodic scanning.
+    case watchLimitReached(String)
+}
+
+/// Watches directory trees recursively with inotify, adding watches as directories appear.
+///
+/// **Watch first, then list.** A new directory is watched before it is listed, so a file
+/// linked into it before the watch existed is found by the listing, and one linked after is
+/// reported by an event: `nodetool snapshot` cannot outrun it, which is how tablesnap and the
+/// Go seed tool lost files.
+package final class RecursiveWatcher: @unchecked Sendable {
+    package struct Configuration: Sendable {
+        package var roots: [String]
+        /// Whether to descend into (and watch) a directory below a root.
+        package var shouldWatch: @Sendable (String) -> Bool = { _ in true }
+        /// How long the watcher thread blocks in poll(2) before checking for stop.
+        package var pollTimeout: Duration = .milliseconds(200)
+
+        package init(roots: [String], shouldWatch: @escaping @Sendable (String) -> Bool = { _ in true }) {
+            self.roots = roots
+            self.shouldWatch = shouldWatch
+        }
+    }
+
+    package let configuration: Configuration
+    private let source: InotifyEventSource
+    // Confined to the watcher thread after `start`.
+    private var pathByWatch: [Int32: String] = [:]
+    private var watchByPath: [String: Int32] = [:]
+    private var limitReported = false
+    private let stopping = Atomic<Bool>(false)
+    private let watchCountValue = Atomic<Int>(0)
+    private let finished = DispatchSemaphore(value: 0)
+
+    package init(configuration: Configuration) throws {
+        self.configuration = configuration
+        source = try InotifyEventSource()
+    }
+
+    /// Number of directories watched now.
+    package var watchCount: Int { watchCountValue.load(ordering: .relaxed) }
+
+    /// Starts the watcher thread. The initial listing of every root arrives as the first
+    /// batches; then events, in batches, until `stop()`.
+    package func start() -> AsyncStream<[WatchEvent]> {
+        let (stream, continuation) = AsyncStream.makeStream(of: [WatchEvent].self)
+        let thread = Thread { [self] in
+            run(continuation)
+            continuation.finish()
+            finished.signal()
+        }
+        thread.name = "cassnap-watcher"
+        thread.start()
+        return stream
+    }
+
+    /// Stops the thread and waits for it (at most one poll timeout).
+    package func stop() {
+        if stopping.exchange(true, ordering: .acquiringAndReleasing) { return }
+        finished.wait()
+    }
+
+    private func run(_ out: AsyncStream<[WatchEvent]>.Continuation) {
+        var batch = Batch()
+        for root in configuration.roots { addTree(root, isRoot: true, into: &batch) }
+        batch.flush(to: out)
+        while !stopping.load(ordering: .acquiring) {
+            let events: [InotifyEvent]
+            do {
+                events = try source.read(timeout: configuration.pollTimeout)
+            } catch {
+                batch.add(.overflow)  // the fd is unusable; the consumer's reconcile must take over
+                batch.flush(to: out)
+                return
+            }
+            for event in events { handle(event, into: &batch) }
+            batch.flush(to: out)
+        }
+    }
+
+    private func handle(_ event: InotifyEvent, into batch: inout Batch) {
+        if event.has(IN_Q_OVERFLOW) {
+            batch.add(.overflow)
+            for root in configuration.roots { addTree(root, isRoot: true, into: &batch) }
+            return
+        }
+        if event.has(IN_IGNORED) {
+            forget(watch: event.wd)
+            return
+        }
+        guard let dir = pathByWatch[event.wd] else { return }
+        if event.has(IN_DELETE_SELF) || event.has(IN_MOVE_SELF) {
+            if event.has(IN_MOVE_SELF) { source.removeWatch(event.wd) }
+            return
+        }
+        let path = dir + "/" + event.name
+        if event.isDirectory {
+            if event.has(IN_CREATE) || event.has(IN_MOVED_TO) {
+                if configuration.shouldWatch(path) { addTree(path, isRoot: false, into: &batch) }
+            } else if event.has(IN_DELETE) || event.has(IN_MOVED_FROM) {
+                dropTree(path)
+                batch.add(.directoryRemoved(path))
+            }
+            return
+        }
+        if event.has(IN_CREATE) || event.has(IN_MOVED_TO) { batch.add(.fileAppeared(path)) }
+        if event.has(IN_CLOSE_WRITE) { batch.add(.fileClosed(path)) }
+        if event.has(IN_DELETE) || event.has(IN_MOVED_FROM) { batch.add(.fileRemoved(path)) }
+    }
+
+    /// Watch first, then list: files that were there before the watch come from the listing,
+    /// files after it from events.
+    private func addTree(_ path: String, isRoot: Bool, into batch: inout Batch) {
+        do {
+            let wd = try source.addWatch(path)
+            if let old = pathByWatch[wd], old != path { watchByPath[old] = nil }
+            pathByWatch[wd] = path
+            watchByPath[path] = wd
+            watchCountValue.store(pathByWatch.count, ordering: .relaxed)
+        } catch InotifyError.watchLimitReached {
+            batch.add(.watchLimitReached(path))
+            limitReported = true
+        } catch {
+            // Gone already (a snapshot cleared at once) or unreadable: nothing to watch.
+            if !isRoot { return }
+        }
+        guard let dir = opendir(path) else { return }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name == "." || name == ".." { continue }
+            let child = path + "/" + name
+            var type = Int32(entry.pointee.d_type)
+            if type == DT_UNKNOWN {  // some file systems (XFS without ftype) leave it unset
+                var st = stat()
+                guard lstat(child, &st) == 0 else { continue }
+                type =
+                    (st.st_mode & S_IFMT) == S_IFDIR
+                    ? Int32(DT_DIR) : (st.st_mode & S_IFMT) == S_IFREG ? Int32(DT_REG) : 0
+            }
+            if type == DT_DIR {
+                if configuration.shouldWatch(child) { addTree(child, isRoot: false, into: &batch) }
+            } else if type == DT_REG {
+                batch.add(.fileAppeared(child))
+            }
+        }
+    }
+
+    private func forget(watch wd: Int32) {
+        if let path = pathByWatch.removeValue(forKey: wd), watchByPath[path] == wd { watchByPath[path] = nil }
+        watchCountValue.store(pathByWatch.count, ordering: .relaxed)
+    }
+
+    /// A directory moved or deleted: drop its watches and those below it.
+    private func dropTree(_ path: String) {
+        let prefix = path + "/"
+        for (p, wd) in watchByPath where p == path || p.hasPrefix(prefix) {
+            source.removeWatch(wd)
+            watchByPath[p] = nil
+            pathByWatch[wd] = nil
+        }
+        watchCountValue.store(pathByWatch.count, ordering: .relaxed)
+    }
+
+    /// Events of one read, duplicates removed, order kept.
+    private struct Batch {
+        var events: [WatchEvent] = []
+        var seen: Set<WatchEvent> = []
+
+        mutating func add(_ event: WatchEvent) {
+            if seen.insert(event).inserted { events.append(event) }
+        }
+
+        mutating func flush(to out: AsyncStream<[WatchEvent]>.Continuation) {
+            guard !events.isEmpty else { return }
+            // Bounded batches keep the consumer's memory flat during a storm.
+            for start in stride(from: 0, to: events.count, by: 4096) {
+                out.yield(Array(events[start..<min(start + 4096, events.count)]))
+            }
+            events.removeAll(keepingCapacity: true)
+            seen.removeAll(keepingCapacity: true)
+        }
+    }
+}
