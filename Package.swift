@@ -16,6 +16,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // System libraries (Debian: libcurl4-openssl-dev, libssl-dev).
@@ -46,13 +49,15 @@ let package = Package(
         // Linux inotify watcher; depends on nothing of ours.
         .target(name: "CassnapWatcher"),
         // Types shared by agent, coordinator and CLI on the wire.
-        .target(name: "CassnapAPI", dependencies: ["CassnapCore"]),
+        .target(name: "CassnapAPI", dependencies: ["CassnapCore", "CassnapHTTP"]),
         .target(
             name: "CassnapAgent",
             dependencies: [
                 "CassnapCore", "CassnapAPI", "CassnapStore", "CassnapStorage", "CassnapWatcher",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .target(
@@ -61,6 +66,9 @@ let package = Package(
                 "CassnapCore", "CassnapAPI", "CassnapStore", "CassnapStorage",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .target(
@@ -96,6 +104,12 @@ let package = Package(
             name: "CassnapS3Tests", dependencies: ["CassnapS3", "CassnapStore", "CassnapCrypto", "CassnapTestSupport"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "CassnapGCSTests", dependencies: ["CassnapGCS", "CCRC32C", "CassnapCrypto", "CassnapTestSupport"]),
+        .testTarget(
+            name: "CassnapAgentTests",
+            dependencies: ["CassnapAgent", "CassnapCore", "CassnapStore", "CassnapStorage", "CassnapTestSupport"]),
+        .testTarget(
+            name: "CassnapCoordinatorTests",
+            dependencies: ["CassnapCoordinator", "CassnapAPI", "CassnapCLI", "CassnapCore", "CassnapStore", "CassnapTestSupport"]),
         .testTarget(name: "CassnapWatcherTests", dependencies: ["CassnapWatcher", "CassnapTestSupport"]),
         .testTarget(
             name: "CassnapTestSupportTests",

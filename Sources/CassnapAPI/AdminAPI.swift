@@ -1,0 +1,110 @@
+import CassnapCore
+import Foundation
+
+/// What the CLI (and any script) sends the coordinator's admin endpoints under `/v1`.
+package enum AdminAPI {
+    /// `POST /v1/snapshots`: exactly one of `at` and `delaySeconds`.
+    package struct CreateSnapshot: Codable, Sendable, Hashable {
+        package var at: Date?
+        package var delaySeconds: Double?
+        package var keyspaces: [String]?
+        package var tables: [String]?
+        package var tag: String?
+        /// Seconds after the instant that nodes have to report their manifests.
+        package var deadlineSeconds: Double?
+
+        package init(
+            at: Date? = nil, delaySeconds: Double? = nil, keyspaces: [String]? = nil, tables: [String]? = nil,
+            tag: String? = nil, deadlineSeconds: Double? = nil
+        ) {
+            self.at = at
+            self.delaySeconds = delaySeconds
+            self.keyspaces = keyspaces
+            self.tables = tables
+            self.tag = tag
+            self.deadlineSeconds = deadlineSeconds
+        }
+    }
+
+    package struct SnapshotSummary: Codable, Sendable, Hashable {
+        package var id: SnapshotID
+        package var tag: SnapshotTag
+        package var status: ClusterSnapshotRecord.Status
+        package var requestedAt: Date
+        package var deadline: Date
+        package var expectedNodes: Int
+        package var completedNodes: Int
+        package var files: Int
+        package var bytes: Int64
+        /// Largest minus smallest per-node instant, seconds.
+        package var spreadSeconds: Double?
+    }
+
+    package struct NodeSnapshot: Codable, Sendable, Hashable {
+        package var hostID: HostID
+        package var hostname: String
+        package var status: ClusterSnapshotRecord.NodeStatus
+        package var takenAt: Date?
+        package var manifestKey: String?
+        package var files: Int
+        package var bytes: Int64
+        package var error: String?
+    }
+
+    /// `GET /v1/snapshots/{id}`
+    package struct SnapshotDetail: Codable, Sendable, Hashable {
+        package var summary: SnapshotSummary
+        package var keyspaces: [String]
+        package var tables: [String]
+        package var nodes: [NodeSnapshot]
+    }
+
+    /// One SSTable of a snapshot, with its component files: `GET /v1/snapshots/{id}/sstables`.
+    package struct SnapshotSSTable: Codable, Sendable, Hashable {
+        package struct Component: Codable, Sendable, Hashable {
+            package var fileName: String
+            package var size: Int64
+            package var sha256: String
+            package var objectKey: String
+        }
+        package var hostID: HostID
+        package var hostname: String
+        package var keyspace: String
+        package var table: String
+        package var tableID: TableID?
+        package var sstable: String
+        package var components: [Component]
+    }
+
+    /// `GET /v1/nodes`
+    package struct Node: Codable, Sendable, Hashable {
+        package var hostID: HostID
+        package var hostname: String
+        package var datacenter: String
+        package var rack: String
+        package var cassandraVersion: String
+        package var registeredAt: Date
+        package var lastHeartbeat: Date?
+        /// Agent clock minus coordinator clock at the last heartbeat, seconds.
+        package var clockOffsetSeconds: Double?
+        package var queuedFiles: Int
+        package var oldestQueuedAge: Double?
+    }
+
+    /// `GET /v1/nodes/{node}/sstables?at=T`
+    package struct LiveSSTable: Codable, Sendable, Hashable {
+        package var keyspace: String
+        package var table: String
+        package var tableID: TableID?
+        package var sstable: String
+        package var appearedAt: Date
+        package var disappearedAt: Date?
+    }
+
+    /// `POST /v1/catalog/rebuild`
+    package struct RebuildResult: Codable, Sendable, Hashable {
+        package var snapshots: Int
+        package var nodes: Int
+        package var files: Int
+    }
+}
