@@ -21,23 +21,23 @@ package final class StubHTTPServer: Sendable {
 
     package struct Response: Sendable {
         package var status: Int
-        package var headers: [String: String]
+        package var headers: [(String, String)]
         package var body: [UInt8]
 
-        package init(status: Int = 200, headers: [String: String] = [:], body: [UInt8] = []) {
+        package init(status: Int = 200, headers: [(String, String)] = [], body: String = "") {
             self.status = status
             self.headers = headers
-            self.body = body
+            self.body = Array(body.utf8)
         }
 
-        package static func text(_ text: String, status: Int = 200, headers: [String: String] = [:])
-            -> Response
-        {
-            Response(status: status, headers: headers, body: Array(text.utf8))
+        package static func bytes(_ body: [UInt8], status: Int = 200, headers: [(String, String)] = []) -> Response {
+            var r = Response(status: status, headers: headers)
+            r.body = body
+            return r
         }
 
         package static func json(_ text: String, status: Int = 200) -> Response {
-            Response(status: status, headers: ["Content-Type": "application/json"], body: Array(text.utf8))
+            Response(status: status, headers: [("Content-Type", "application/json")], body: text)
         }
     }
 

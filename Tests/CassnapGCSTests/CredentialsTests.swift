@@ -1,4 +1,5 @@
 import CassnapCrypto
+import CassnapTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -148,7 +149,7 @@ struct CredentialsTests {
         let key = try TestKey()
         defer { key.remove() }
         let counter = Mutex(0)
-        let server = try FakeHTTPServer { request in
+        let server = try StubHTTPServer { request in
             guard request.method == "POST", request.path == "/token",
                 request.headers["content-type"] == "application/x-www-form-urlencoded"
             else { return .init(status: 400, body: #"{"error":"invalid_request"}"#) }
@@ -193,7 +194,7 @@ struct CredentialsTests {
     func serviceAccountRefused() async throws {
         let key = try TestKey()
         defer { key.remove() }
-        let server = try FakeHTTPServer { _ in
+        let server = try StubHTTPServer { _ in
             .init(
                 status: 400, body: #"{"error":"invalid_grant","error_description":"Invalid JWT Signature."}"#)
         }
@@ -240,7 +241,7 @@ struct CredentialsTests {
 
     @Test("the metadata server token needs Metadata-Flavor both ways and is cached")
     func metadataServer() async throws {
-        let server = try FakeHTTPServer { request in
+        let server = try StubHTTPServer { request in
             guard request.headers["metadata-flavor"] == "Google",
                 request.path == "/computeMetadata/v1/instance/service-accounts/default/token"
             else { return .init(status: 403) }
@@ -260,7 +261,7 @@ struct CredentialsTests {
 
     @Test("an impostor without Metadata-Flavor: Google is not trusted")
     func metadataImpostor() async throws {
-        let server = try FakeHTTPServer { _ in
+        let server = try StubHTTPServer { _ in
             .init(status: 200, body: #"{"access_token":"evil","expires_in":3600}"#)
         }
         defer { server.stop() }
@@ -271,7 +272,7 @@ struct CredentialsTests {
     @Test("an unreachable metadata server fails fast with advice")
     func metadataUnreachable() async throws {
         // A port that was just free: nothing listens there.
-        let server = try FakeHTTPServer { _ in .init(status: 500) }
+        let server = try StubHTTPServer { _ in .init(status: 500) }
         let port = server.port
         server.stop()
         let credentials = GCSMetadataServerCredentials(host: "127.0.0.1:\(port)")

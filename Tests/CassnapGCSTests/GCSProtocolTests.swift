@@ -1,5 +1,6 @@
 import CassnapCrypto
 import CassnapStore
+import CassnapTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -29,18 +30,18 @@ final class FakeGCSAPI: Sendable {
     }
 
     private let shared = Shared()
-    let server: FakeHTTPServer
+    let server: StubHTTPServer
     var snapshot: State { shared.state.withLock { $0 } }
 
     init(failChunk: Int? = nil) throws {
         let shared = self.shared
         shared.state.withLock { $0.failChunk = failChunk }
-        server = try FakeHTTPServer { request in FakeGCSAPI.handle(request, shared) }
+        server = try StubHTTPServer { request in FakeGCSAPI.handle(request, shared) }
     }
 
     func stop() { server.stop() }
 
-    private static func handle(_ request: FakeHTTPServer.Request, _ shared: Shared) -> FakeHTTPServer.Response
+    private static func handle(_ request: StubHTTPServer.Request, _ shared: Shared) -> StubHTTPServer.Response
     {
         guard request.headers["authorization"] == "Bearer good-token" else {
             return .init(status: 401, body: #"{"error":{"code":401,"message":"Invalid Credentials"}}"#)
@@ -77,7 +78,7 @@ final class FakeGCSAPI: Sendable {
         guard request.method == "PUT", request.path == "/upload/session/1",
             let range = request.headers["content-range"]
         else { return .init(status: 400, body: #"{"error":{"code":400,"message":"unexpected call"}}"#) }
-        return shared.state.withLock { s -> FakeHTTPServer.Response in
+        return shared.state.withLock { s -> StubHTTPServer.Response in
             if range.hasPrefix("bytes */") {
                 s.statusQueries += 1
                 return progress(s)
@@ -98,7 +99,7 @@ final class FakeGCSAPI: Sendable {
         }
     }
 
-    private static func progress(_ s: State) -> FakeHTTPServer.Response {
+    private static func progress(_ s: State) -> StubHTTPServer.Response {
         if s.stored.count == s.total { return .init(status: 200, body: objectJSON(s)) }
         if s.stored.isEmpty { return .init(status: 308) }
         return .init(status: 308, headers: [("Range", "bytes=0-\(s.stored.count - 1)")])

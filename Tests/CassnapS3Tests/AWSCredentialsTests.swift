@@ -1,3 +1,4 @@
+import CassnapTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -202,7 +203,7 @@ final class ScriptedProvider: AWSCredentialsProvider {
     }
 
     @Test func containerCredentialsRelativeURI() async throws {
-        let server = try FakeHTTPServer { request in
+        let server = try StubHTTPServer { request in
             guard request.path == "/v2/credentials/abc" else { return .init(status: 404, body: "") }
             return .init(
                 status: 200,
@@ -219,11 +220,11 @@ final class ScriptedProvider: AWSCredentialsProvider {
         #expect(credentials.accessKeyId == "ASIACONTAINER")
         #expect(credentials.sessionToken == "tokencontainer")
         #expect(credentials.expiration != nil)
-        #expect(server.received.first?.headers["authorization"] == nil)
+        #expect(server.requests.first?.headers["authorization"] == nil)
     }
 
     @Test func containerCredentialsFullURIWithTokenFile() async throws {
-        let server = try FakeHTTPServer { request in
+        let server = try StubHTTPServer { request in
             guard request.headers["authorization"] == "pod-identity-token" else {
                 return .init(status: 401, body: "no")
             }
@@ -238,7 +239,7 @@ final class ScriptedProvider: AWSCredentialsProvider {
         try "pod-identity-token\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: tokenFile) }
         let environment = [
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI": server.baseURL + "/creds",
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI": server.url + "/creds",
             "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": tokenFile,
         ]
         #expect(
@@ -253,7 +254,7 @@ final class ScriptedProvider: AWSCredentialsProvider {
 
         // A wrong token is an error, not "try the next provider".
         let wrong = ContainerCredentialsProvider(environment: [
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI": server.baseURL + "/creds",
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI": server.url + "/creds",
             "AWS_CONTAINER_AUTHORIZATION_TOKEN": "bad",
         ])
         await #expect {
@@ -265,7 +266,7 @@ final class ScriptedProvider: AWSCredentialsProvider {
     }
 
     @Test func instanceMetadataV2() async throws {
-        let server = try FakeHTTPServer { request in
+        let server = try StubHTTPServer { request in
             switch (request.method, request.path) {
             case ("PUT", "/latest/api/token"):
                 guard request.headers["x-aws-ec2-metadata-token-ttl-seconds"] == "21600" else {
@@ -293,13 +294,13 @@ final class ScriptedProvider: AWSCredentialsProvider {
             }
         }
         defer { server.stop() }
-        let environment = ["AWS_EC2_METADATA_SERVICE_ENDPOINT": server.baseURL + "/"]
+        let environment = ["AWS_EC2_METADATA_SERVICE_ENDPOINT": server.url + "/"]
         let credentials = try await InstanceMetadataCredentialsProvider(environment: environment)
             .credentials()
         #expect(credentials.accessKeyId == "ASIAIMDS")
         #expect(credentials.secretAccessKey == "secretimds")
         #expect(credentials.sessionToken == "tokenimds")
-        #expect(server.received.map(\.method) == ["PUT", "GET", "GET"])
+        #expect(server.requests.map(\.method) == ["PUT", "GET", "GET"])
 
         // Through the whole chain, with nothing else configured.
         let home = try TemporaryHome()
@@ -317,8 +318,8 @@ final class ScriptedProvider: AWSCredentialsProvider {
 
     @Test func unreachableMetadataIsNotConfiguredAndQuick() async throws {
         // A closed loopback port: refused at once, like being off EC2.
-        let server = try FakeHTTPServer { _ in .init(status: 200, body: "") }
-        let url = server.baseURL
+        let server = try StubHTTPServer { _ in .init(status: 200, body: "") }
+        let url = server.url
         server.stop()
         await #expect {
             try await InstanceMetadataCredentialsProvider(environment: [

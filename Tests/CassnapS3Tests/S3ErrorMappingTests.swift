@@ -1,5 +1,6 @@
 import CassnapCrypto
 import CassnapStore
+import CassnapTestSupport
 import Foundation
 import Testing
 
@@ -56,9 +57,9 @@ import Testing
         return (scratch, try scratch.largeFile("f.db", size: (5 << 20) + 10, seed: 5))
     }
 
-    static func store(_ server: FakeHTTPServer) throws -> S3ObjectStore {
+    static func store(_ server: StubHTTPServer) throws -> S3ObjectStore {
         var configuration = S3ObjectStore.Configuration(
-            bucket: "b", endpoint: server.baseURL,
+            bucket: "b", endpoint: server.url,
             credentials: StaticCredentialsProvider(accessKeyId: "a", secretAccessKey: "s"))
         configuration.multipartThreshold = 5 << 20
         configuration.partSize = 5 << 20
@@ -67,8 +68,8 @@ import Testing
         return try S3ObjectStore(configuration: configuration)
     }
 
-    static func fakeS3(partStatus: Int, partCode: String) throws -> FakeHTTPServer {
-        try FakeHTTPServer { request in
+    static func fakeS3(partStatus: Int, partCode: String) throws -> StubHTTPServer {
+        try StubHTTPServer { request in
             if request.method == "POST" && request.path.hasSuffix("?uploads=") {
                 return .init(
                     status: 200,
@@ -99,7 +100,7 @@ import Testing
         } catch let error as ObjectStoreError {
             #expect(error.isPermanent, "\(error)")
         }
-        let calls = server.received.map { "\($0.method) \($0.path)" }
+        let calls = server.requests.map { "\($0.method) \($0.path)" }
         #expect(calls.filter { $0.hasPrefix("PUT") }.count == 1, "permanent errors are not retried: \(calls)")
         #expect(calls.last == "DELETE /b/k?uploadId=U1", "\(calls)")
     }
@@ -115,13 +116,13 @@ import Testing
         } catch let error as ObjectStoreError {
             #expect(error.isRetryable, "\(error)")
         }
-        let calls = server.received.map { "\($0.method) \($0.path)" }
+        let calls = server.requests.map { "\($0.method) \($0.path)" }
         #expect(calls.filter { $0.hasPrefix("PUT") }.count == 2, "partAttempts = 2: \(calls)")
         #expect(
             !calls.contains { $0.hasPrefix("DELETE") },
             "a transient failure keeps the upload for resuming: \(calls)")
         // Every part carried Content-MD5 and an unsigned payload.
-        for request in server.received where request.method == "PUT" {
+        for request in server.requests where request.method == "PUT" {
             #expect(request.headers["content-md5"]?.count == 24)
             #expect(request.headers["x-amz-content-sha256"] == "UNSIGNED-PAYLOAD")
         }
@@ -130,7 +131,7 @@ import Testing
     @Test func completeAnsweringTwoHundredWithAnErrorFails() async throws {
         let (scratch, path) = try Self.bigFile()
         defer { scratch.remove() }
-        let server = try FakeHTTPServer { request in
+        let server = try StubHTTPServer { request in
             if request.method == "POST" && request.path.hasSuffix("?uploads=") {
                 return .init(
                     status: 200,
@@ -140,7 +141,7 @@ import Testing
             }
             if request.method == "PUT" {
                 return .init(
-                    status: 200, body: "", headers: ["ETag": "\"\(Digest.md5(request.bodyBytes).hexString)\""]
+                    status: 200, headers: [("ETag", "\"\(Digest.md5(request.body).hexString)\"")]
                 )
             }
             if request.method == "POST" && request.path.contains("uploadId=U1") {
@@ -160,6 +161,6 @@ import Testing
             #expect(error.isRetryable, "\(error)")
             #expect(error.description.contains("InternalError"), "\(error)")
         }
-        #expect(server.received.filter { $0.method == "PUT" }.count == 2)
+        #expect(server.requests.filter { $0.method == "PUT" }.count == 2)
     }
 }

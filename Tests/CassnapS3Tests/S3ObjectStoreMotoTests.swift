@@ -285,8 +285,8 @@ struct S3ObjectStoreMotoTests {
     }
 
     @Test func connectionRefusedIsTransient() async throws {
-        let server = try FakeHTTPServer { _ in .init(status: 200, body: "") }
-        let url = server.baseURL
+        let server = try StubHTTPServer { _ in .init(status: 200, body: "") }
+        let url = server.url
         server.stop()
         let store = try S3ObjectStore(
             configuration: .init(
