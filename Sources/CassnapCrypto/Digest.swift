@@ -50,6 +50,10 @@ package final class Hasher {
 }
 
 package enum Digest {
+    /// Read size for hashing and copying files: big enough for full-speed sequential reads,
+    /// small enough that dozens of parallel transfers stay within a few MiB.
+    package static let fileBufferSize = 256 << 10
+
     package static func hash(_ algorithm: DigestAlgorithm, _ data: some DataProtocol) -> [UInt8] {
         let h = Hasher(algorithm)
         h.update(data)
@@ -72,7 +76,7 @@ package enum Digest {
     /// Hashes `length` bytes of an open file from `offset` without loading it whole.
     package static func hashFile(
         _ algorithm: DigestAlgorithm, fd: Int32, offset: Int64 = 0, length: Int64? = nil,
-        bufferSize: Int = 1 << 20
+        bufferSize: Int = Digest.fileBufferSize
     ) throws -> [UInt8] {
         let h = Hasher(algorithm)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 16)

@@ -53,9 +53,10 @@ extension S3ObjectStore {
         var etags: [Int: String] { state.withLock { $0.etags } }
     }
 
-    struct RemotePart: Sendable {
-        var size: Int64
-        var etag: String
+    /// A part the server already holds, as ListParts reports it.
+    package struct RemotePart: Sendable {
+        package var size: Int64
+        package var etag: String
     }
 
     func putMultipart(
@@ -146,7 +147,8 @@ extension S3ObjectStore {
     }
 
     /// The parts the server holds for an upload (all pages), or nil if the upload is gone.
-    func listParts(key: String, uploadID: String) async throws -> [Int: RemotePart]? {
+    /// The parts of an upload in progress by part number, or nil when the upload is gone.
+    package func listParts(key: String, uploadID: String) async throws -> [Int: RemotePart]? {
         var parts: [Int: RemotePart] = [:]
         var marker: String? = nil
         repeat {

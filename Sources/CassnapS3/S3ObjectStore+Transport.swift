@@ -137,7 +137,7 @@ struct LocalFileRange: Sendable {
         let count = length ?? self.length
         let sha = sha256 ? Hasher(.sha256) : nil
         let md = md5 ? Hasher(.md5) : nil
-        let chunk = 1 << 20
+        let chunk = Digest.fileBufferSize
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
         defer { buffer.deallocate() }
         var done: Int64 = 0

@@ -238,7 +238,7 @@ package struct FileSystemObjectStore: ObjectStore {
             throw localError(path, "cannot open")
         }
         defer { close(input) }
-        let chunk = 1 << 20
+        let chunk = Digest.fileBufferSize
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
         defer { buffer.deallocate() }
         var position = offset

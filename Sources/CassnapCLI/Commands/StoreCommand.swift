@@ -2,6 +2,7 @@ import ArgumentParser
 import CassnapStorage
 import CassnapStore
 import Foundation
+import Synchronization
 
 /// Direct access to a backup store, for operators and benchmarks: the same code paths the
 /// agent uses, without an agent.
@@ -45,8 +46,12 @@ struct StoreCommand: AsyncParsableCommand {
         @Argument(help: "Local file.") var file: String
 
         func run() async throws {
-            let info = try await withStoreErrors { try await store.open().put(key: key, source: .file(file)) }
-            print("\(info.key)\t\(info.size)\t\(info.sha256 ?? "-")")
+            // Bytes actually sent: after a resumed upload, less than the file's size.
+            let sent = ByteCounter()
+            var source = ObjectSource.file(file)
+            source.throttle = { sent.add($0) }
+            let info = try await withStoreErrors { try await store.open().put(key: key, source: source) }
+            print("\(info.key)\t\(info.size)\t\(info.sha256 ?? "-")\tsent=\(sent.value)")
         }
     }
 
@@ -103,6 +108,12 @@ struct StoreCommand: AsyncParsableCommand {
             if !summary.failures.isEmpty { throw ExitCode(ExitCodes.failure) }
         }
     }
+}
+
+final class ByteCounter: Sendable {
+    private let total = Atomic<Int64>(0)
+    func add(_ n: Int) { total.add(Int64(n), ordering: .relaxed) }
+    var value: Int64 { total.load(ordering: .relaxed) }
 }
 
 /// Store errors become one clear line and the documented exit code.
