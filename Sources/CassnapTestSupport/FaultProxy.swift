@@ -85,8 +85,9 @@ package final class FaultProxy: Sendable {
             return s.stopped
         }
         if !wasStopped {
+            // Only shut down: the accept thread closes the descriptor when it leaves, so its
+            // number cannot be reused by another server while that thread may still accept.
             shutdown(listener, Int32(SHUT_RDWR))
-            close(listener)
         }
     }
 
@@ -103,7 +104,8 @@ package final class FaultProxy: Sendable {
             let client = accept(listener, nil, nil)
             if client < 0 {
                 if errno == EINTR { continue }
-                return  // listener closed by stop()
+                close(listener)  // shut down by stop()
+                return
             }
             Thread { [self] in
                 let head = peekRequestHead(client)

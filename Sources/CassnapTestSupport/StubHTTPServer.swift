@@ -88,8 +88,9 @@ package final class StubHTTPServer: Sendable {
             return s
         }
         if !was {
+            // Only shut down: the accept thread closes the descriptor when it leaves, so its
+            // number cannot be reused by another server while that thread may still accept.
             shutdown(listener, Int32(SHUT_RDWR))
-            close(listener)
         }
     }
 
@@ -98,6 +99,7 @@ package final class StubHTTPServer: Sendable {
             let client = accept(listener, nil, nil)
             if client < 0 {
                 if errno == EINTR { continue }
+                close(listener)
                 return
             }
             Thread { [self] in answer(client) }.start()
