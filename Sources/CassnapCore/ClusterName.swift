@@ -1,6 +1,6 @@
 /// The cluster's name as cassnap uses it in object keys. Cassandra's default is "Test Cluster",
 /// so spaces are allowed; anything that could split or escape a key segment is not.
-package struct ClusterName: Sendable, Hashable, Codable, CustomStringConvertible {
+package struct ClusterName: Sendable, Hashable, StringCodable {
     package let rawValue: String
 
     package init(_ rawValue: String) throws(ValidationError) {
@@ -15,17 +15,4 @@ package struct ClusterName: Sendable, Hashable, Codable, CustomStringConvertible
     }
 
     package var description: String { rawValue }
-
-    package init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        let string = try container.decode(String.self)
-        do { try self.init(string) } catch {
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: error.description)
-        }
-    }
-
-    package func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
 }

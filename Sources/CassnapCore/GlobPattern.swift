@@ -1,6 +1,6 @@
 /// A shell-style pattern over a whole string: `*` any run, `?` one character, `[abc]`, `[a-z]`,
 /// `[!x]` (or `[^x]`) a set, `\` escapes. There are no path separators in tags, so `*` spans all.
-package struct GlobPattern: Sendable, Hashable, Codable, CustomStringConvertible {
+package struct GlobPattern: Sendable, Hashable, StringCodable {
     package let pattern: String
     private let tokens: [Token]
 
@@ -121,18 +121,5 @@ package struct GlobPattern: Sendable, Hashable, Codable, CustomStringConvertible
             }
         }
         throw .invalid(field: .globPattern, value: pattern, reason: "has a \"[\" without a closing \"]\"")
-    }
-
-    package init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        let string = try container.decode(String.self)
-        do { try self.init(string) } catch {
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: error.description)
-        }
-    }
-
-    package func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(pattern)
     }
 }

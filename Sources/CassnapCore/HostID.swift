@@ -2,7 +2,7 @@ import Foundation
 
 /// A node's host ID from `nodetool info`: the node's identity, unlike its hostname.
 /// Rendered lowercase with dashes, as Cassandra prints it and as object keys use it.
-package struct HostID: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
+package struct HostID: Sendable, Hashable, Comparable, StringCodable {
     package let uuid: UUID
 
     package init(_ uuid: UUID) { self.uuid = uuid }
@@ -26,17 +26,4 @@ package struct HostID: Sendable, Hashable, Comparable, Codable, CustomStringConv
     package var description: String { uuid.uuidString.lowercased() }
 
     package static func < (lhs: HostID, rhs: HostID) -> Bool { lhs.description < rhs.description }
-
-    package init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        let string = try container.decode(String.self)
-        do { try self.init(string) } catch {
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: error.description)
-        }
-    }
-
-    package func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(description)
-    }
 }

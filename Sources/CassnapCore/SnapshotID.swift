@@ -2,7 +2,7 @@ import Foundation
 
 /// The coordinator's id for one cluster snapshot, rendered lowercase like every UUID cassnap
 /// writes (Foundation's `uuidString` is uppercase).
-package struct SnapshotID: Sendable, Hashable, Codable, CustomStringConvertible {
+package struct SnapshotID: Sendable, Hashable, StringCodable {
     package let uuid: UUID
 
     package init(_ uuid: UUID = UUID()) { self.uuid = uuid }
@@ -15,17 +15,4 @@ package struct SnapshotID: Sendable, Hashable, Codable, CustomStringConvertible 
     }
 
     package var description: String { uuid.uuidString.lowercased() }
-
-    package init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        let string = try container.decode(String.self)
-        do { try self.init(string) } catch {
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: error.description)
-        }
-    }
-
-    package func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(description)
-    }
 }

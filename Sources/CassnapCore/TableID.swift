@@ -2,7 +2,7 @@ import Foundation
 
 /// A table's ID (`system_schema.tables.id`). Table directories carry it as 32 hex digits;
 /// manifests carry the dashed form operators see in cqlsh.
-package struct TableID: Sendable, Hashable, Codable, CustomStringConvertible {
+package struct TableID: Sendable, Hashable, StringCodable {
     package let uuid: UUID
 
     package init(_ uuid: UUID) { self.uuid = uuid }
@@ -26,17 +26,4 @@ package struct TableID: Sendable, Hashable, Codable, CustomStringConvertible {
     package var directoryForm: String { description.replacingOccurrences(of: "-", with: "") }
 
     package var description: String { uuid.uuidString.lowercased() }
-
-    package init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        let string = try container.decode(String.self)
-        do { try self.init(string) } catch {
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: error.description)
-        }
-    }
-
-    package func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(description)
-    }
 }
