@@ -109,7 +109,10 @@ let package = Package(
             dependencies: ["CassnapAgent", "CassnapCore", "CassnapStore", "CassnapStorage", "CassnapTestSupport"]),
         .testTarget(
             name: "CassnapCoordinatorTests",
-            dependencies: ["CassnapCoordinator", "CassnapAPI", "CassnapCLI", "CassnapCore", "CassnapStore", "CassnapTestSupport"]),
+            dependencies: [
+                "CassnapCoordinator", "CassnapAPI", "CassnapCLI", "CassnapCore", "CassnapStore", "CassnapTestSupport",
+                .product(name: "Yams", package: "Yams"),
+            ]),
         .testTarget(name: "CassnapWatcherTests", dependencies: ["CassnapWatcher", "CassnapTestSupport"]),
         .testTarget(
             name: "CassnapTestSupportTests",

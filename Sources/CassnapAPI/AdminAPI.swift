@@ -38,6 +38,23 @@ package enum AdminAPI {
         package var bytes: Int64
         /// Largest minus smallest per-node instant, seconds.
         package var spreadSeconds: Double?
+
+        package init(
+            id: SnapshotID, tag: SnapshotTag, status: ClusterSnapshotRecord.Status, requestedAt: Date,
+            deadline: Date, expectedNodes: Int, completedNodes: Int, files: Int, bytes: Int64,
+            spreadSeconds: Double?
+        ) {
+            self.id = id
+            self.tag = tag
+            self.status = status
+            self.requestedAt = requestedAt
+            self.deadline = deadline
+            self.expectedNodes = expectedNodes
+            self.completedNodes = completedNodes
+            self.files = files
+            self.bytes = bytes
+            self.spreadSeconds = spreadSeconds
+        }
     }
 
     package struct NodeSnapshot: Codable, Sendable, Hashable {
@@ -49,6 +66,20 @@ package enum AdminAPI {
         package var files: Int
         package var bytes: Int64
         package var error: String?
+
+        package init(
+            hostID: HostID, hostname: String, status: ClusterSnapshotRecord.NodeStatus, takenAt: Date?,
+            manifestKey: String?, files: Int, bytes: Int64, error: String?
+        ) {
+            self.hostID = hostID
+            self.hostname = hostname
+            self.status = status
+            self.takenAt = takenAt
+            self.manifestKey = manifestKey
+            self.files = files
+            self.bytes = bytes
+            self.error = error
+        }
     }
 
     /// `GET /v1/snapshots/{id}`
@@ -57,6 +88,15 @@ package enum AdminAPI {
         package var keyspaces: [String]
         package var tables: [String]
         package var nodes: [NodeSnapshot]
+
+        package init(
+            summary: SnapshotSummary, keyspaces: [String], tables: [String], nodes: [NodeSnapshot]
+        ) {
+            self.summary = summary
+            self.keyspaces = keyspaces
+            self.tables = tables
+            self.nodes = nodes
+        }
     }
 
     /// One SSTable of a snapshot, with its component files: `GET /v1/snapshots/{id}/sstables`.
@@ -66,6 +106,13 @@ package enum AdminAPI {
             package var size: Int64
             package var sha256: String
             package var objectKey: String
+
+            package init(fileName: String, size: Int64, sha256: String, objectKey: String) {
+                self.fileName = fileName
+                self.size = size
+                self.sha256 = sha256
+                self.objectKey = objectKey
+            }
         }
         package var hostID: HostID
         package var hostname: String
@@ -73,7 +120,23 @@ package enum AdminAPI {
         package var table: String
         package var tableID: TableID?
         package var sstable: String
+        /// The secondary index the SSTable belongs to, restored into `.<index>/`.
+        package var index: String?
         package var components: [Component]
+
+        package init(
+            hostID: HostID, hostname: String, keyspace: String, table: String, tableID: TableID?,
+            sstable: String, index: String? = nil, components: [Component]
+        ) {
+            self.index = index
+            self.hostID = hostID
+            self.hostname = hostname
+            self.keyspace = keyspace
+            self.table = table
+            self.tableID = tableID
+            self.sstable = sstable
+            self.components = components
+        }
     }
 
     /// `GET /v1/nodes`
@@ -89,6 +152,23 @@ package enum AdminAPI {
         package var clockOffsetSeconds: Double?
         package var queuedFiles: Int
         package var oldestQueuedAge: Double?
+
+        package init(
+            hostID: HostID, hostname: String, datacenter: String, rack: String, cassandraVersion: String,
+            registeredAt: Date, lastHeartbeat: Date?, clockOffsetSeconds: Double?, queuedFiles: Int,
+            oldestQueuedAge: Double?
+        ) {
+            self.hostID = hostID
+            self.hostname = hostname
+            self.datacenter = datacenter
+            self.rack = rack
+            self.cassandraVersion = cassandraVersion
+            self.registeredAt = registeredAt
+            self.lastHeartbeat = lastHeartbeat
+            self.clockOffsetSeconds = clockOffsetSeconds
+            self.queuedFiles = queuedFiles
+            self.oldestQueuedAge = oldestQueuedAge
+        }
     }
 
     /// `GET /v1/nodes/{node}/sstables?at=T`
@@ -99,6 +179,18 @@ package enum AdminAPI {
         package var sstable: String
         package var appearedAt: Date
         package var disappearedAt: Date?
+
+        package init(
+            keyspace: String, table: String, tableID: TableID?, sstable: String, appearedAt: Date,
+            disappearedAt: Date?
+        ) {
+            self.keyspace = keyspace
+            self.table = table
+            self.tableID = tableID
+            self.sstable = sstable
+            self.appearedAt = appearedAt
+            self.disappearedAt = disappearedAt
+        }
     }
 
     /// `POST /v1/catalog/rebuild`
@@ -106,5 +198,13 @@ package enum AdminAPI {
         package var snapshots: Int
         package var nodes: Int
         package var files: Int
+
+        package init(
+            snapshots: Int, nodes: Int, files: Int
+        ) {
+            self.snapshots = snapshots
+            self.nodes = nodes
+            self.files = files
+        }
     }
 }

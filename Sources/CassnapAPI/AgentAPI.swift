@@ -18,7 +18,8 @@ package enum AgentAPI {
         package var agentVersion: String
 
         package init(
-            hostID: HostID, hostname: String, cluster: String, datacenter: String, rack: String, tokens: [String],
+            hostID: HostID, hostname: String, cluster: String, datacenter: String, rack: String,
+            tokens: [String],
             cassandraVersion: String, dataDirectories: [String], agentVersion: String
         ) {
             self.hostID = hostID
@@ -43,7 +44,10 @@ package enum AgentAPI {
         package var uploadedFiles: Int
         package var uploadedBytes: Int64
 
-        package init(agentTime: Date, queuedFiles: Int, oldestQueuedAge: Double?, uploadedFiles: Int, uploadedBytes: Int64) {
+        package init(
+            agentTime: Date, queuedFiles: Int, oldestQueuedAge: Double?, uploadedFiles: Int,
+            uploadedBytes: Int64
+        ) {
             self.agentTime = agentTime
             self.queuedFiles = queuedFiles
             self.oldestQueuedAge = oldestQueuedAge
@@ -81,7 +85,8 @@ package enum AgentAPI {
         package var clearAfterUpload: Bool
 
         package init(
-            snapshotID: SnapshotID, tag: SnapshotTag, at: Date, deadline: Date, keyspaces: [String], tables: [String],
+            snapshotID: SnapshotID, tag: SnapshotTag, at: Date, deadline: Date, keyspaces: [String],
+            tables: [String],
             clearAfterUpload: Bool
         ) {
             self.snapshotID = snapshotID
@@ -107,7 +112,8 @@ package enum AgentAPI {
         package var uploadedAt: Date
 
         package init(
-            keyspace: String, table: String, tableID: TableID?, indexName: String?, fileName: String, size: Int64,
+            keyspace: String, table: String, tableID: TableID?, indexName: String?, fileName: String,
+            size: Int64,
             sha256: String, objectKey: String, uploadedAt: Date
         ) {
             self.keyspace = keyspace
@@ -134,7 +140,9 @@ package enum AgentAPI {
         package var sstable: String
         package var at: Date
 
-        package init(kind: Kind, keyspace: String, table: String, tableID: TableID?, sstable: String, at: Date) {
+        package init(
+            kind: Kind, keyspace: String, table: String, tableID: TableID?, sstable: String, at: Date
+        ) {
             self.kind = kind
             self.keyspace = keyspace
             self.table = table
@@ -156,7 +164,8 @@ package enum AgentAPI {
         package var error: String?
 
         package init(
-            snapshotID: SnapshotID, tag: SnapshotTag, manifestKey: String?, takenAt: Date?, files: Int, bytes: Int64,
+            snapshotID: SnapshotID, tag: SnapshotTag, manifestKey: String?, takenAt: Date?, files: Int,
+            bytes: Int64,
             error: String?
         ) {
             self.snapshotID = snapshotID
@@ -166,6 +175,20 @@ package enum AgentAPI {
             self.files = files
             self.bytes = bytes
             self.error = error
+        }
+    }
+
+    /// The answer to every report: `duplicate` when this `reportID` was already applied, in
+    /// which case nothing changed.
+    package struct ReportReceipt: Codable, Sendable, Hashable {
+        package var reportID: String
+        package var accepted: Int
+        package var duplicate: Bool
+
+        package init(reportID: String, accepted: Int, duplicate: Bool) {
+            self.reportID = reportID
+            self.accepted = accepted
+            self.duplicate = duplicate
         }
     }
 
@@ -211,7 +234,10 @@ package enum APICoding {
             let text = try c.decode(String.self)
             guard let date = InstantFormat.parse(text) else {
                 throw DecodingError.dataCorruptedError(
-                    in: c, debugDescription: "\(text.debugDescription) is not an ISO 8601 instant such as 2026-11-23T02:00:00.000Z")
+                    in: c,
+                    debugDescription:
+                        "\(text.debugDescription) is not an ISO 8601 instant such as 2026-11-23T02:00:00.000Z"
+                )
             }
             return date
         }

@@ -26,8 +26,8 @@ package struct CassnapCommand: AsyncParsableCommand {
 
 /// Options every command that talks to the coordinator shares.
 package struct CoordinatorOptions: ParsableArguments {
-    @Option(help: "Coordinator base URL (env CASSNAP_COORDINATOR).")
-    package var coordinator: String = "http://127.0.0.1:8420"
+    @Option(help: "Coordinator base URL (env CASSNAP_COORDINATOR; default http://127.0.0.1:8420).")
+    package var coordinator: String?
 
     @Option(help: "Admin bearer token (env CASSNAP_TOKEN). Never logged.")
     package var token: String?
@@ -47,9 +47,11 @@ package enum ExitCodes {
     package static let partial: Int32 = 4
     package static let unavailable: Int32 = 69
     package static let notImplemented: Int32 = 70
+    package static let unauthorized: Int32 = 77
 
     package static let summary =
-        "0 ok, 1 failed, 3 unknown id, 4 snapshot partial, 64 bad usage, 69 coordinator unreachable, 70 not implemented yet."
+        "0 ok, 1 failed (or snapshot failed), 3 unknown id, 4 snapshot partial, 64 bad usage (flag values), "
+        + "69 coordinator unreachable, 70 not implemented yet, 77 token missing or refused."
 }
 
 /// Commands whose behaviour lands in a later step say so plainly and exit non-zero.

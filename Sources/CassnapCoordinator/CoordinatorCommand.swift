@@ -1,5 +1,9 @@
 import ArgumentParser
 import CassnapAPI
+import CassnapStorage
+import Foundation
+import Logging
+import ServiceLifecycle
 
 /// `cassnap-coordinator`: the catalog and scheduler for cluster snapshots.
 package struct CoordinatorCommand: AsyncParsableCommand {
@@ -7,21 +11,99 @@ package struct CoordinatorCommand: AsyncParsableCommand {
         commandName: "cassnap-coordinator",
         abstract: "The cassnap coordinator: the cluster-wide snapshot catalog and scheduler.",
         version: CassnapVersion.string,
-        subcommands: [Run.self]
+        subcommands: [Run.self, Rebuild.self]
     )
 
     package init() {}
 
-    struct Run: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Serve the agent and admin HTTP API.")
-        @Option(help: "Coordinator configuration file (YAML).") var config: String?
-        @Option(help: "Address to listen on.") var listen: String = "127.0.0.1:8420"
-        @Option(help: "SQLite catalog file.") var db: String = "cassnap-catalog.sqlite"
-        @Option(help: "Object store URL.") var store: String?
+    /// Settings shared by `run` and `rebuild`: a YAML file, then environment, then flags.
+    struct Settings: ParsableArguments {
+        @Option(help: "Coordinator configuration file (YAML), e.g. /etc/cassnap/coordinator.yaml.")
+        var config: String?
+        @Option(help: "Address to listen on (default 127.0.0.1:8420).") var listen: String?
+        @Option(help: "SQLite catalog file (default cassnap-catalog.sqlite).") var db: String?
+        @Option(help: "Object store URL: s3://bucket/prefix, gs://bucket/prefix, file:///path.") var store:
+            String?
+        @Option(help: "Key prefix inside the store, before <cluster>/.") var prefix: String?
+        @Option(help: "Cassandra cluster name, as in object keys.") var cluster: String?
+        @Option(
+            name: .customLong("agent-token"),
+            help: "Bearer token of agents (prefer env CASSNAP_AGENT_TOKEN: flags show in ps).")
+        var agentToken: String?
+        @Option(
+            name: .customLong("admin-token"),
+            help: "Bearer token of admins and the CLI (prefer env CASSNAP_ADMIN_TOKEN).")
+        var adminToken: String?
+        @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.")
+        var logLevel: String?
 
-        func run() async throws {
-            print("cassnap-coordinator: 'run' is not implemented yet; see README.md 'Status'.")
-            throw ExitCode(70)
+        func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) throws
+            -> CoordinatorConfiguration
+        {
+            var c =
+                try config.map { try CoordinatorConfiguration.load(yamlFile: $0) }
+                ?? CoordinatorConfiguration()
+            c.applyEnvironment(environment)
+            if let listen { c.listen = listen }
+            if let db { c.database = db }
+            if let store { c.store = store }
+            if let prefix { c.prefix = prefix }
+            if let cluster { c.cluster = cluster }
+            if let agentToken { c.agentToken = agentToken }
+            if let adminToken { c.adminToken = adminToken }
+            if let logLevel { c.logLevel = logLevel }
+            try c.validate()
+            return c
         }
     }
+
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Serve the agent and admin HTTP API until SIGTERM or SIGINT.")
+        @OptionGroup var settings: Settings
+
+        func run() async throws {
+            let configuration = try resolveOrExit(settings)
+            let logger = bootstrapLogging(configuration.logLevel)
+            let coordinator = try buildApplication(configuration: configuration, logger: logger)
+            let group = ServiceGroup(
+                configuration: .init(
+                    services: [coordinator.application], gracefulShutdownSignals: [.sigterm, .sigint],
+                    logger: logger))
+            try await group.run()
+        }
+    }
+
+    struct Rebuild: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Recreate the catalog's snapshots from the bucket alone, without a running coordinator."
+        )
+        @OptionGroup var settings: Settings
+
+        func run() async throws {
+            let configuration = try resolveOrExit(settings)
+            let logger = bootstrapLogging(configuration.logLevel)
+            let keys = try configuration.objectKeys()
+            let catalog = try SQLiteCatalog(path: configuration.database, cluster: keys.cluster)
+            let store = try ObjectStoreFactory.open(url: configuration.store)
+            let result = try await CatalogRebuilder(store: store, keys: keys, logger: logger).rebuild(
+                into: catalog)
+            print("rebuilt \(result.snapshots) snapshots, \(result.nodes) nodes, \(result.files) files")
+        }
+    }
+}
+
+/// Configuration mistakes become one line naming the setting and exit code 64.
+private func resolveOrExit(_ settings: CoordinatorCommand.Settings) throws -> CoordinatorConfiguration {
+    do { return try settings.resolve() } catch let error as ConfigurationError {
+        FileHandle.standardError.write(Data("cassnap-coordinator: \(error)\n".utf8))
+        throw ExitCode(64)
+    }
+}
+
+private func bootstrapLogging(_ level: String) -> Logger {
+    LoggingSystem.bootstrap(StreamLogHandler.standardError)
+    var logger = Logger(label: "cassnap.coordinator")
+    logger.logLevel = Logger.Level(rawValue: level) ?? .info
+    return logger
 }

@@ -6,8 +6,20 @@ struct CatalogCommand: AsyncParsableCommand {
 
     struct Rebuild: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Recreate the coordinator's SQLite catalog from the bucket alone.")
+            abstract: "Recreate the coordinator's snapshot catalog from the bucket alone.")
         @OptionGroup var options: CoordinatorOptions
-        func run() async throws { try notYetImplemented("catalog rebuild") }
+
+        func run() async throws {
+            try await CoordinatorSession.run(options) { session in
+                let result = try await session.client.rebuildCatalog()
+                if session.json {
+                    try session.printJSON(result)
+                } else {
+                    print(
+                        "rebuilt \(result.snapshots) snapshots, \(result.nodes) nodes, \(result.files) files from the bucket"
+                    )
+                }
+            }
+        }
     }
 }

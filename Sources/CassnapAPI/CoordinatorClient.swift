@@ -1,0 +1,205 @@
+import CassnapCore
+import CassnapHTTP
+import Foundation
+
+/// Why a call to the coordinator failed, classified so callers know how to react.
+package enum CoordinatorClientError: Error, CustomStringConvertible, Sendable {
+    /// The coordinator answered with an error body (4xx/5xx).
+    case api(status: Int, code: String, message: String)
+    /// No answer: connection refused, DNS, timeout.
+    case unreachable(url: String, detail: String)
+    /// An answer that is not what the API promises.
+    case invalidResponse(status: Int, detail: String)
+
+    package var status: Int? {
+        switch self {
+        case .api(let status, _, _), .invalidResponse(let status, _): status
+        case .unreachable: nil
+        }
+    }
+
+    package var isNotFound: Bool { status == 404 }
+    package var isUnauthorized: Bool { status == 401 || status == 403 }
+    package var isUnreachable: Bool {
+        if case .unreachable = self { return true }
+        return false
+    }
+    /// Worth sending again later (agents keep such reports in their outbox).
+    package var isRetryable: Bool { isUnreachable || (status.map { $0 >= 500 || $0 == 429 } ?? false) }
+
+    package var description: String {
+        switch self {
+        case .api(let status, let code, let message):
+            "coordinator refused the request (\(status) \(code)): \(message)"
+        case .unreachable(let url, let detail): "coordinator at \(url) unreachable: \(detail)"
+        case .invalidResponse(let status, let detail):
+            "unexpected answer from the coordinator (\(status)): \(detail)"
+        }
+    }
+}
+
+/// The coordinator's HTTP API as Swift calls, over libcurl. Used by the CLI, by tests that
+/// play agents, and by anything else that talks to a coordinator. Paths: coordinator/openapi.yaml.
+package struct CoordinatorClient: Sendable {
+    package let baseURL: String
+    private let token: String
+    private let http: CurlHTTPClient
+
+    package init(baseURL: String, token: String, http: CurlHTTPClient = CurlHTTPClient()) {
+        var base = baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        self.baseURL = base
+        self.token = token
+        self.http = http
+    }
+
+    // MARK: Admin
+
+    package func createSnapshot(_ request: AdminAPI.CreateSnapshot) async throws -> AdminAPI.SnapshotDetail {
+        try await call("POST", "/v1/snapshots", body: request)
+    }
+
+    package func listSnapshots() async throws -> [AdminAPI.SnapshotSummary] {
+        try await call("GET", "/v1/snapshots")
+    }
+
+    /// `ref` is a snapshot id or tag.
+    package func snapshot(_ ref: String) async throws -> AdminAPI.SnapshotDetail {
+        try await call("GET", "/v1/snapshots/\(Self.escape(ref))")
+    }
+
+    package func snapshotSSTables(
+        _ ref: String, node: String? = nil, keyspace: String? = nil, table: String? = nil
+    ) async throws -> [AdminAPI.SnapshotSSTable] {
+        try await call(
+            "GET", "/v1/snapshots/\(Self.escape(ref))/sstables",
+            query: [("node", node), ("keyspace", keyspace), ("table", table)])
+    }
+
+    package func deleteSnapshot(_ ref: String) async throws -> AdminAPI.SnapshotSummary {
+        try await call("DELETE", "/v1/snapshots/\(Self.escape(ref))")
+    }
+
+    package func nodes() async throws -> [AdminAPI.Node] {
+        try await call("GET", "/v1/nodes")
+    }
+
+    /// `node` is a host ID or hostname.
+    package func liveSSTables(node: String, at: Date) async throws -> [AdminAPI.LiveSSTable] {
+        try await call(
+            "GET", "/v1/nodes/\(Self.escape(node))/sstables", query: [("at", InstantFormat.format(at))])
+    }
+
+    package func rebuildCatalog() async throws -> AdminAPI.RebuildResult {
+        try await call("POST", "/v1/catalog/rebuild", body: Empty())
+    }
+
+    // MARK: Agent
+
+    package func register(_ registration: AgentAPI.Registration) async throws -> AgentAPI.HeartbeatReply {
+        try await call("POST", "/v1/agents/register", body: registration)
+    }
+
+    package func heartbeat(_ host: HostID, _ heartbeat: AgentAPI.Heartbeat) async throws
+        -> AgentAPI.HeartbeatReply
+    {
+        try await call("POST", "/v1/agents/\(host)/heartbeat", body: heartbeat)
+    }
+
+    /// Long-polls: answers as soon as a command is waiting, or empty after `wait` seconds.
+    /// Commands are delivered again until the node reports the snapshot; act on each id once.
+    package func commands(_ host: HostID, wait: Int = 25) async throws -> [AgentAPI.Command] {
+        try await call("GET", "/v1/agents/\(host)/commands", query: [("wait", String(wait))])
+    }
+
+    package func reportFiles(_ host: HostID, _ batch: AgentAPI.Batch<AgentAPI.FileReport>) async throws
+        -> AgentAPI.ReportReceipt
+    {
+        try await call("POST", "/v1/agents/\(host)/files", body: batch)
+    }
+
+    package func reportSSTableEvents(_ host: HostID, _ batch: AgentAPI.Batch<AgentAPI.SSTableEvent>)
+        async throws -> AgentAPI.ReportReceipt
+    {
+        try await call("POST", "/v1/agents/\(host)/sstable-events", body: batch)
+    }
+
+    package func reportManifests(_ host: HostID, _ batch: AgentAPI.Batch<AgentAPI.ManifestReport>)
+        async throws
+        -> AgentAPI.ReportReceipt
+    {
+        try await call("POST", "/v1/agents/\(host)/manifests", body: batch)
+    }
+
+    // MARK: Transport
+
+    private struct Empty: Codable {}
+
+    /// Sends raw bytes and returns status and body: for tests that send malformed input.
+    package func raw(
+        _ method: String, _ path: String, body: [UInt8]? = nil, token overrideToken: String? = nil
+    ) async throws -> (status: Int, body: String) {
+        let response = try await perform(method, path, body: body, token: overrideToken ?? token)
+        return (response.status, response.bodyText)
+    }
+
+    private func call<Reply: Decodable>(
+        _ method: String, _ path: String, query: [(String, String?)] = []
+    ) async throws -> Reply {
+        try await decode(try await perform(method, path + Self.queryString(query), body: nil, token: token))
+    }
+
+    private func call<Body: Encodable, Reply: Decodable>(
+        _ method: String, _ path: String, body: Body, query: [(String, String?)] = []
+    ) async throws -> Reply {
+        let bytes = Array(try APICoding.encoder().encode(body))
+        return try decode(
+            try await perform(method, path + Self.queryString(query), body: bytes, token: token))
+    }
+
+    private func perform(_ method: String, _ path: String, body: [UInt8]?, token: String) async throws
+        -> HTTPResponse
+    {
+        var headers: [(name: String, value: String)] = [
+            ("Authorization", "Bearer \(token)"), ("Accept", "application/json"),
+        ]
+        if body != nil { headers.append(("Content-Type", "application/json")) }
+        let request = HTTPRequest(
+            method: method, url: baseURL + path, headers: headers, body: body.map { .bytes($0) } ?? .none,
+            sink: .memory(limit: 1 << 30))
+        do {
+            return try await http.perform(request)
+        } catch let error as HTTPError {
+            throw CoordinatorClientError.unreachable(url: baseURL, detail: error.description)
+        }
+    }
+
+    private func decode<Reply: Decodable>(_ response: HTTPResponse) throws -> Reply {
+        guard (200..<300).contains(response.status) else {
+            if let body = try? APICoding.decoder().decode(APIErrorBody.self, from: Data(response.body)) {
+                throw CoordinatorClientError.api(
+                    status: response.status, code: body.error.code, message: body.error.message)
+            }
+            throw CoordinatorClientError.invalidResponse(
+                status: response.status, detail: String(response.bodyText.prefix(200)))
+        }
+        do {
+            return try APICoding.decoder().decode(Reply.self, from: Data(response.body))
+        } catch {
+            throw CoordinatorClientError.invalidResponse(
+                status: response.status, detail: "cannot decode \(Reply.self): \(error)")
+        }
+    }
+
+    private static func queryString(_ items: [(String, String?)]) -> String {
+        let present = items.compactMap { name, value in value.map { "\(name)=\(escape($0))" } }
+        return present.isEmpty ? "" : "?" + present.joined(separator: "&")
+    }
+
+    private static let unreserved = CharacterSet(
+        charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+    package static func escape(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? text
+    }
+}

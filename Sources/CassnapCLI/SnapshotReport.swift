@@ -1,0 +1,125 @@
+import CassnapAPI
+import CassnapCore
+import Foundation
+
+/// Human-readable renderings of API answers; `--json` prints the answers themselves.
+package enum SnapshotReport {
+    package static func list(_ snapshots: [AdminAPI.SnapshotSummary]) -> String {
+        guard !snapshots.isEmpty else { return "no snapshots" }
+        var table = TextTable("ID", "TAG", "STATUS", "AT", "NODES", "FILES", "SIZE", "SPREAD")
+        for s in snapshots {
+            table.add(
+                s.id.description, s.tag.rawValue, s.status.rawValue, Format.instant(s.requestedAt),
+                "\(s.completedNodes)/\(s.expectedNodes)", "\(s.files)", Format.bytes(s.bytes),
+                Format.seconds(s.spreadSeconds))
+        }
+        return table.render()
+    }
+
+    package static func detail(_ d: AdminAPI.SnapshotDetail) -> String {
+        let s = d.summary
+        var lines = [
+            "snapshot  \(s.id)",
+            "tag       \(s.tag)",
+            "status    \(s.status.rawValue)",
+            "at        \(Format.instant(s.requestedAt))",
+            "deadline  \(Format.instant(s.deadline))",
+            "nodes     \(s.completedNodes)/\(s.expectedNodes) complete",
+            "files     \(s.files) (\(Format.bytes(s.bytes)))",
+            "spread    \(Format.seconds(s.spreadSeconds))",
+        ]
+        if !d.keyspaces.isEmpty { lines.append("keyspaces \(d.keyspaces.joined(separator: ", "))") }
+        if !d.tables.isEmpty { lines.append("tables    \(d.tables.joined(separator: ", "))") }
+        var table = TextTable("HOST ID", "HOSTNAME", "STATUS", "TAKEN AT", "FILES", "SIZE", "ERROR")
+        for n in d.nodes {
+            table.add(
+                n.hostID.description, n.hostname, n.status.rawValue, Format.instant(n.takenAt), "\(n.files)",
+                Format.bytes(n.bytes), n.error ?? "")
+        }
+        return lines.joined(separator: "\n") + "\n\n" + table.render()
+    }
+
+    package static func sstables(_ sstables: [AdminAPI.SnapshotSSTable]) -> String {
+        guard !sstables.isEmpty else { return "no SSTables" }
+        var table = TextTable(
+            "NODE", "KEYSPACE", "TABLE", "SSTABLE", "COMPONENT", "SIZE", "SHA256", "OBJECT KEY")
+        for t in sstables {
+            let name = t.index.map { "\(t.table).\($0)" } ?? t.table
+            for c in t.components {
+                table.add(
+                    t.hostname.isEmpty ? t.hostID.description : t.hostname, t.keyspace, name, t.sstable,
+                    component(c.fileName, of: t.sstable), "\(c.size)", c.sha256, c.objectKey)
+            }
+        }
+        let files = sstables.reduce(0) { $0 + $1.components.count }
+        let bytes = sstables.reduce(Int64(0)) { $0 + $1.components.reduce(0) { $0 + $1.size } }
+        return table.render() + "\n\(sstables.count) SSTables, \(files) files, \(Format.bytes(bytes))"
+    }
+
+    /// `nb-42-big-Data.db` of `nb-42-big` → `Data.db`.
+    private static func component(_ fileName: String, of sstable: String) -> String {
+        fileName.hasPrefix(sstable + "-") ? String(fileName.dropFirst(sstable.count + 1)) : fileName
+    }
+
+    package static func nodes(_ nodes: [AdminAPI.Node]) -> String {
+        guard !nodes.isEmpty else { return "no registered nodes" }
+        var table = TextTable(
+            "HOST ID", "HOSTNAME", "DC", "RACK", "VERSION", "LAST HEARTBEAT", "CLOCK OFFSET", "QUEUED",
+            "OLDEST QUEUED")
+        for n in nodes {
+            table.add(
+                n.hostID.description, n.hostname, n.datacenter, n.rack, n.cassandraVersion,
+                Format.instant(n.lastHeartbeat), Format.seconds(n.clockOffsetSeconds), "\(n.queuedFiles)",
+                Format.seconds(n.oldestQueuedAge))
+        }
+        return table.render()
+    }
+
+    package static func live(_ sstables: [AdminAPI.LiveSSTable]) -> String {
+        guard !sstables.isEmpty else { return "no live SSTables at that instant" }
+        var table = TextTable("KEYSPACE", "TABLE", "SSTABLE", "APPEARED", "DISAPPEARED")
+        for s in sstables {
+            table.add(
+                s.keyspace, s.table, s.sstable, Format.instant(s.appearedAt), Format.instant(s.disappearedAt))
+        }
+        return table.render()
+    }
+}
+
+/// Follows a snapshot until it is no longer pending, reporting each node's change once.
+package struct SnapshotWaiter: Sendable {
+    package let client: CoordinatorClient
+    package var pollInterval: Duration = .seconds(1)
+    /// How long past the deadline to keep asking before giving up.
+    package var grace: TimeInterval = 60
+
+    package init(client: CoordinatorClient) { self.client = client }
+
+    package func wait(for ref: String, progress: (String) -> Void) async throws -> AdminAPI.SnapshotDetail {
+        var seen: [HostID: ClusterSnapshotRecord.NodeStatus] = [:]
+        while true {
+            let detail = try await client.snapshot(ref)
+            for node in detail.nodes where seen[node.hostID] != node.status {
+                if seen[node.hostID] != nil || node.status != .pending {
+                    var line =
+                        "  \(node.hostname.isEmpty ? node.hostID.description : node.hostname): \(node.status.rawValue)"
+                    if let takenAt = node.takenAt { line += " at \(Format.instant(takenAt))" }
+                    if node.status == .complete {
+                        line += ", \(node.files) files, \(Format.bytes(node.bytes))"
+                    }
+                    if let error = node.error { line += " (\(error))" }
+                    progress(line)
+                }
+                seen[node.hostID] = node.status
+            }
+            if detail.summary.status != .pending { return detail }
+            if Date() > detail.summary.deadline.addingTimeInterval(grace) {
+                throw CLIError(
+                    message:
+                        "snapshot \(detail.summary.tag) is still pending \(Int(grace)) s after its deadline",
+                    exitCode: ExitCodes.failure)
+            }
+            try await Task.sleep(for: pollInterval)
+        }
+    }
+}

@@ -1,0 +1,99 @@
+import CassnapCore
+import CassnapStorage
+import CassnapStore
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// The coordinator, wired: the application to run plus the parts tests look at.
+package struct Coordinator<App: ApplicationProtocol>: Sendable {
+    package var application: App
+    package var catalog: any Catalog
+    package var snapshots: SnapshotService
+    package var routes: [RouteDescription]
+    package var logger: Logger
+
+    /// Runs server and scheduler until the task is cancelled, then shuts down gracefully
+    /// (tests); `cassnap-coordinator run` uses SIGTERM/SIGINT instead.
+    package func run() async throws {
+        let group = ServiceGroup(
+            configuration: .init(services: [application], gracefulShutdownSignals: [], logger: logger))
+        // Unstructured, so cancelling the caller asks for a graceful shutdown instead of
+        // cancelling the server mid-request.
+        let running = Task { try await group.run() }
+        try await withTaskCancellationHandler {
+            try await running.value
+        } onCancel: {
+            Task { await group.triggerGracefulShutdown() }
+        }
+    }
+}
+
+/// Builds the whole coordinator from its configuration: catalog (migrated), store, services,
+/// controllers and router. `main` and the tests call this same function.
+/// - Parameters:
+///   - store: an already-open store (tests pass an in-memory one); nil opens `configuration.store`.
+///   - onListening: called with the bound port once the server accepts connections.
+package func buildApplication(
+    configuration: CoordinatorConfiguration, store: (any ObjectStore)? = nil,
+    logger: Logger = Logger(label: "cassnap.coordinator"),
+    onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+) throws -> Coordinator<some ApplicationProtocol> {
+    try configuration.validate()
+    let keys = try configuration.objectKeys()
+    let (host, port) = try configuration.listenAddress()
+    let store = try store ?? ObjectStoreFactory.open(url: configuration.store)
+    let catalog = try SQLiteCatalog(path: configuration.database, cluster: keys.cluster)
+    let snapshots = SnapshotService(
+        catalog: catalog, store: store, keys: keys, settings: configuration.snapshots, logger: logger)
+    let rebuilder = CatalogRebuilder(store: store, keys: keys, logger: logger)
+    let tokens = APITokens(agent: configuration.agentToken, admin: configuration.adminToken)
+
+    let router = Router()
+    let book = RouteBook()
+    let agents = router.group("/v1/agents").add(
+        middleware: BearerAuthMiddleware<BasicRequestContext>(required: .agent, tokens: tokens))
+    AgentController<BasicRequestContext>(
+        catalog: catalog, snapshots: snapshots, cluster: keys.cluster, logger: logger
+    )
+    .addRoutes(to: RouteRegistrar(group: agents, prefix: "/v1/agents", book: book))
+    let admin = router.group("/v1").add(
+        middleware: BearerAuthMiddleware<BasicRequestContext>(required: .admin, tokens: tokens))
+    AdminController<BasicRequestContext>(catalog: catalog, snapshots: snapshots, rebuilder: rebuilder)
+        .addRoutes(to: RouteRegistrar(group: admin, prefix: "/v1", book: book))
+
+    let scheduler = SnapshotScheduler(
+        snapshots: snapshots,
+        interval: .milliseconds(Int(configuration.snapshots.schedulerIntervalSeconds * 1000)))
+    let application = Application(
+        router: router,
+        configuration: ApplicationConfiguration(
+            address: .hostname(host, port: port), serverName: "cassnap-coordinator"),
+        services: [scheduler],
+        onServerRunning: { channel in
+            let bound = channel.localAddress?.port ?? port
+            logger.info("coordinator listening", metadata: ["listen.port": "\(bound)"])
+            await onListening(bound)
+        },
+        logger: logger)
+    return Coordinator(
+        application: application, catalog: catalog, snapshots: snapshots, routes: book.routes, logger: logger)
+}
+
+/// Settles passed deadlines and writes changed records to the bucket, once per interval,
+/// until graceful shutdown.
+struct SnapshotScheduler: Service {
+    let snapshots: SnapshotService
+    let interval: Duration
+
+    func run() async throws {
+        // A record changed just before a crash is written on the first tick.
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            await snapshots.tick(now: Date())
+            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) } } catch {
+                return
+            }
+        }
+    }
+}

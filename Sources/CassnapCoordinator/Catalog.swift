@@ -1,0 +1,152 @@
+import CassnapAPI
+import CassnapCore
+import Foundation
+
+/// The coordinator's index of the bucket plus what only the coordinator knows (registrations,
+/// heartbeats, command queues, live-SSTable events). The bucket stays the truth for snapshots
+/// (invariant 5): everything about them here can be rebuilt with `CatalogRebuilder`.
+///
+/// Contract: every report method is idempotent by `reportID` — a report id seen before
+/// changes nothing and answers `duplicate`. Methods that change several rows do so in one
+/// transaction, so a crash leaves either the old or the new state.
+package protocol Catalog: Sendable {
+    // Nodes
+    func register(_ registration: AgentAPI.Registration, at now: Date) async throws
+    /// False when the node never registered.
+    func heartbeat(_ host: HostID, _ beat: AgentAPI.Heartbeat, at now: Date) async throws -> Bool
+    func isRegistered(_ host: HostID) async throws -> Bool
+    func nodes() async throws -> [AdminAPI.Node]
+    /// A host ID, or a hostname that names exactly one node.
+    func resolveNode(_ ref: String) async throws -> HostID?
+    /// Registered nodes whose last heartbeat is at or after `since`.
+    func liveNodes(since: Date) async throws -> [ClusterSnapshotRecord.NodeEntry]
+
+    // Agent reports
+    func commands(for host: HostID) async throws -> [AgentAPI.Command]
+    func recordFiles(_ host: HostID, _ batch: AgentAPI.Batch<AgentAPI.FileReport>, at now: Date) async throws
+        -> AgentAPI.ReportReceipt
+    func recordSSTableEvents(_ host: HostID, _ batch: AgentAPI.Batch<AgentAPI.SSTableEvent>, at now: Date)
+        async throws -> AgentAPI.ReportReceipt
+    func isReportProcessed(_ reportID: String) async throws -> Bool
+    /// What the pool records say about these objects of `host`, by object key.
+    func poolFiles(_ host: HostID, objectKeys: [String]) async throws -> [String: PoolFileFacts]
+
+    // Cluster snapshots
+    /// Throws `CatalogError.tagExists` when the tag is taken.
+    func createSnapshot(_ plan: SnapshotPlan) async throws
+    /// A snapshot id or a tag.
+    func resolveSnapshot(_ ref: String) async throws -> SnapshotID?
+    func record(_ id: SnapshotID) async throws -> ClusterSnapshotRecord?
+    func summaries() async throws -> [AdminAPI.SnapshotSummary]
+    func detail(_ id: SnapshotID) async throws -> AdminAPI.SnapshotDetail?
+    func sstables(_ id: SnapshotID, filter: SSTableFilter) async throws -> [AdminAPI.SnapshotSSTable]
+    /// Applies verified manifest reports of one node in one transaction.
+    func applyNodeOutcomes(reportID: String, host: HostID, outcomes: [NodeOutcome], at now: Date) async throws
+        -> AgentAPI.ReportReceipt
+    /// Pending snapshots whose deadline passed become partial or failed; answers how many.
+    func expireSnapshots(at now: Date) async throws -> Int
+    /// Records whose latest revision is not yet in the bucket.
+    func unmirroredRecords() async throws -> [(record: ClusterSnapshotRecord, revision: Int)]
+    func markMirrored(_ id: SnapshotID, revision: Int) async throws
+    func deleteSnapshot(_ id: SnapshotID) async throws -> AdminAPI.SnapshotSummary?
+
+    // Live SSTables
+    func liveSSTables(_ host: HostID, at instant: Date) async throws -> [AdminAPI.LiveSSTable]
+
+    /// Replaces every snapshot, its nodes and files with what the bucket holds.
+    func replaceSnapshots(with contents: BucketContents) async throws -> AdminAPI.RebuildResult
+}
+
+package enum CatalogError: Error, CustomStringConvertible, Sendable {
+    case tagExists(SnapshotTag)
+
+    package var description: String {
+        switch self {
+        case .tagExists(let tag): "a snapshot with tag \(tag.rawValue.quotedForMessage) already exists"
+        }
+    }
+}
+
+/// A new cluster snapshot: its record (status pending) and one command per expected node.
+package struct SnapshotPlan: Sendable {
+    package var record: ClusterSnapshotRecord
+    package var commands: [(host: HostID, command: AgentAPI.Command)]
+
+    package init(record: ClusterSnapshotRecord, commands: [(host: HostID, command: AgentAPI.Command)]) {
+        self.record = record
+        self.commands = commands
+    }
+}
+
+/// One SSTable component file of a node snapshot.
+package struct SnapshotFile: Sendable, Hashable {
+    package var keyspace: String
+    package var table: String
+    package var tableID: TableID?
+    package var index: String?
+    package var sstable: String
+    package var fileName: String
+    package var size: Int64
+    package var sha256: String
+    package var objectKey: String
+
+    /// The SSTable files a manifest lists.
+    package static func files(of manifest: NodeManifest) -> [SnapshotFile] {
+        manifest.tables.flatMap { table in
+            table.sstables.flatMap { sstable in
+                sstable.files.map { file in
+                    SnapshotFile(
+                        keyspace: table.keyspace, table: table.table, tableID: table.tableID,
+                        index: sstable.index,
+                        sstable: sstable.name, fileName: file.fileName, size: file.size,
+                        sha256: file.sha256.hex,
+                        objectKey: file.objectKey)
+                }
+            }
+        }
+    }
+}
+
+package struct PoolFileFacts: Sendable, Hashable {
+    package var size: Int64
+    package var sha256: String
+}
+
+/// What one manifest report item did to its node's part of a snapshot.
+package struct NodeOutcome: Sendable {
+    package enum Result: Sendable {
+        case complete(takenAt: Date, manifestKey: String, files: [SnapshotFile])
+        case failed(String)
+    }
+    package var snapshotID: SnapshotID
+    package var result: Result
+
+    package init(snapshotID: SnapshotID, result: Result) {
+        self.snapshotID = snapshotID
+        self.result = result
+    }
+}
+
+package struct SSTableFilter: Sendable, Hashable {
+    package var host: HostID?
+    package var keyspace: String?
+    package var table: String?
+
+    package init(host: HostID? = nil, keyspace: String? = nil, table: String? = nil) {
+        self.host = host
+        self.keyspace = keyspace
+        self.table = table
+    }
+}
+
+/// What `CatalogRebuilder` read from the bucket.
+package struct BucketContents: Sendable {
+    package var records: [ClusterSnapshotRecord]
+    /// The manifest of each complete node, by snapshot id and host.
+    package var manifests: [SnapshotID: [HostID: NodeManifest]]
+
+    package init(records: [ClusterSnapshotRecord], manifests: [SnapshotID: [HostID: NodeManifest]]) {
+        self.records = records
+        self.manifests = manifests
+    }
+}

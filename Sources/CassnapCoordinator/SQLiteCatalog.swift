@@ -1,0 +1,693 @@
+import CassnapAPI
+import CassnapCore
+import Foundation
+import GRDB
+
+/// The catalog in SQLite through GRDB: a WAL-mode file in production (readers never wait for
+/// the writer), an in-memory database in tests of the catalog alone.
+package final class SQLiteCatalog: Catalog {
+    private let writer: any DatabaseWriter
+    /// Records carry the cluster name.
+    private let cluster: ClusterName
+
+    /// Opens (creating if needed) the file at `path` and runs pending migrations.
+    package init(path: String, cluster: ClusterName) throws {
+        self.cluster = cluster
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            // WAL plus NORMAL survives kill -9 of the process; only a power cut can lose the
+            // last transactions, which agents resend from their outbox.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        writer = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(writer)
+    }
+
+    /// A private in-memory database.
+    package init(cluster: ClusterName) throws {
+        self.cluster = cluster
+        writer = try DatabaseQueue()
+        try Self.migrator.migrate(writer)
+    }
+
+    // MARK: Nodes
+
+    package func register(_ r: AgentAPI.Registration, at now: Date) async throws {
+        let tokens = try json(r.tokens)
+        let dirs = try json(r.dataDirectories)
+        let at = seconds(now)
+        try await writer.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO nodes (host_id, hostname, cluster, datacenter, rack, tokens, cassandra_version,
+                        data_directories, agent_version, registered_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(host_id) DO UPDATE SET hostname = excluded.hostname, cluster = excluded.cluster,
+                        datacenter = excluded.datacenter, rack = excluded.rack, tokens = excluded.tokens,
+                        cassandra_version = excluded.cassandra_version,
+                        data_directories = excluded.data_directories, agent_version = excluded.agent_version
+                    """,
+                arguments: [
+                    r.hostID.description, r.hostname, r.cluster, r.datacenter, r.rack, tokens,
+                    r.cassandraVersion, dirs, r.agentVersion, at,
+                ])
+        }
+    }
+
+    package func heartbeat(_ host: HostID, _ beat: AgentAPI.Heartbeat, at now: Date) async throws -> Bool {
+        let offset = beat.agentTime.timeIntervalSince(now)
+        return try await writer.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE nodes SET last_heartbeat = ?, clock_offset = ?, queued_files = ?, oldest_queued_age = ?,
+                        uploaded_files = ?, uploaded_bytes = ? WHERE host_id = ?
+                    """,
+                arguments: [
+                    seconds(now), offset, beat.queuedFiles, beat.oldestQueuedAge, beat.uploadedFiles,
+                    beat.uploadedBytes, host.description,
+                ])
+            return db.changesCount > 0
+        }
+    }
+
+    package func isRegistered(_ host: HostID) async throws -> Bool {
+        try await writer.read { db in
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM nodes WHERE host_id = ?", arguments: [host.description])
+                ?? false
+        }
+    }
+
+    package func nodes() async throws -> [AdminAPI.Node] {
+        try await writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM nodes ORDER BY hostname, host_id").map { row in
+                AdminAPI.Node(
+                    hostID: try HostID(row["host_id"] as String), hostname: row["hostname"],
+                    datacenter: row["datacenter"], rack: row["rack"],
+                    cassandraVersion: row["cassandra_version"],
+                    registeredAt: date(row["registered_at"]),
+                    lastHeartbeat: optionalDate(row["last_heartbeat"]),
+                    clockOffsetSeconds: row["clock_offset"], queuedFiles: row["queued_files"],
+                    oldestQueuedAge: row["oldest_queued_age"])
+            }
+        }
+    }
+
+    package func resolveNode(_ ref: String) async throws -> HostID? {
+        if let host = try? HostID(ref) { return host }
+        return try await writer.read { db in
+            let hosts = try String.fetchAll(
+                db, sql: "SELECT host_id FROM nodes WHERE hostname = ? LIMIT 2", arguments: [ref])
+            guard hosts.count == 1 else { return nil }
+            return try HostID(hosts[0])
+        }
+    }
+
+    package func liveNodes(since: Date) async throws -> [ClusterSnapshotRecord.NodeEntry] {
+        try await writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT * FROM nodes WHERE last_heartbeat >= ? ORDER BY host_id",
+                arguments: [seconds(since)]
+            ).map { row in
+                ClusterSnapshotRecord.NodeEntry(
+                    hostID: try HostID(row["host_id"] as String), hostname: row["hostname"],
+                    datacenter: row["datacenter"], rack: row["rack"], status: .pending)
+            }
+        }
+    }
+
+    // MARK: Reports
+
+    package func commands(for host: HostID) async throws -> [AgentAPI.Command] {
+        try await writer.read { db in
+            // A command stays due while its snapshot is pending and the node has not reported.
+            try String.fetchAll(
+                db,
+                sql: """
+                    SELECT c.payload FROM commands c
+                    JOIN snapshots s ON s.seq = c.snapshot_seq
+                    JOIN snapshot_nodes n ON n.snapshot_seq = c.snapshot_seq AND n.host_id = c.host_id
+                    WHERE c.host_id = ? AND s.status = 'pending' AND n.status = 'pending'
+                    ORDER BY c.created_at
+                    """,
+                arguments: [host.description]
+            ).map { try APICoding.decoder().decode(AgentAPI.Command.self, from: Data($0.utf8)) }
+        }
+    }
+
+    package func recordFiles(_ host: HostID, _ batch: AgentAPI.Batch<AgentAPI.FileReport>, at now: Date)
+        async throws -> AgentAPI.ReportReceipt
+    {
+        let hostID = host.description
+        let at = seconds(now)
+        return try await writer.write { db in
+            guard try Self.claim(db, reportID: batch.reportID, host: hostID, kind: "files", at: at) else {
+                return AgentAPI.ReportReceipt(reportID: batch.reportID, accepted: 0, duplicate: true)
+            }
+            let insert = try db.cachedStatement(
+                sql: """
+                    INSERT INTO pool_files (host_id, object_key, keyspace, table_name, table_id, index_name,
+                        file_name, size, sha256, uploaded_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(host_id, object_key) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256,
+                        uploaded_at = excluded.uploaded_at
+                    """)
+            for f in batch.items {
+                try insert.execute(arguments: [
+                    hostID, f.objectKey, f.keyspace, f.table, f.tableID?.description, f.indexName, f.fileName,
+                    f.size, f.sha256, seconds(f.uploadedAt),
+                ])
+            }
+            return AgentAPI.ReportReceipt(
+                reportID: batch.reportID, accepted: batch.items.count, duplicate: false)
+        }
+    }
+
+    package func recordSSTableEvents(
+        _ host: HostID, _ batch: AgentAPI.Batch<AgentAPI.SSTableEvent>, at now: Date
+    ) async throws -> AgentAPI.ReportReceipt {
+        let hostID = host.description
+        let at = seconds(now)
+        return try await writer.write { db in
+            guard try Self.claim(db, reportID: batch.reportID, host: hostID, kind: "sstable-events", at: at)
+            else {
+                return AgentAPI.ReportReceipt(reportID: batch.reportID, accepted: 0, duplicate: true)
+            }
+            let insert = try db.cachedStatement(
+                sql: """
+                    INSERT INTO sstable_events (host_id, keyspace, table_name, table_id, sstable, kind, at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """)
+            for e in batch.items {
+                try insert.execute(arguments: [
+                    hostID, e.keyspace, e.table, e.tableID?.description, e.sstable, e.kind.rawValue,
+                    seconds(e.at),
+                ])
+            }
+            return AgentAPI.ReportReceipt(
+                reportID: batch.reportID, accepted: batch.items.count, duplicate: false)
+        }
+    }
+
+    package func isReportProcessed(_ reportID: String) async throws -> Bool {
+        try await writer.read { db in
+            try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM processed_reports WHERE report_id = ?", arguments: [reportID])
+                ?? false
+        }
+    }
+
+    package func poolFiles(_ host: HostID, objectKeys: [String]) async throws -> [String: PoolFileFacts] {
+        let hostID = host.description
+        return try await writer.read { db in
+            var facts: [String: PoolFileFacts] = [:]
+            let select = try db.cachedStatement(
+                sql: "SELECT size, sha256 FROM pool_files WHERE host_id = ? AND object_key = ?")
+            for key in objectKeys {
+                if let row = try Row.fetchOne(select, arguments: [hostID, key]) {
+                    facts[key] = PoolFileFacts(size: row["size"], sha256: row["sha256"])
+                }
+            }
+            return facts
+        }
+    }
+
+    /// Records a report id; false when it was already applied.
+    private static func claim(_ db: Database, reportID: String, host: String, kind: String, at: Double) throws
+        -> Bool
+    {
+        try db.execute(
+            sql: """
+                INSERT INTO processed_reports (report_id, host_id, kind, received_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT(report_id) DO NOTHING
+                """,
+            arguments: [reportID, host, kind, at])
+        return db.changesCount > 0
+    }
+
+    // MARK: Snapshots
+
+    package func createSnapshot(_ plan: SnapshotPlan) async throws {
+        let record = plan.record
+        let commands = try plan.commands.map {
+            (host: $0.host.description, id: $0.command.id, payload: try jsonString($0.command))
+        }
+        let keyspaces = try json(record.keyspaces)
+        let tables = try json(record.tables)
+        try await writer.write { db in
+            if try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM snapshots WHERE tag = ?", arguments: [record.tag.rawValue])
+                ?? false
+            {
+                throw CatalogError.tagExists(record.tag)
+            }
+            let seq = try Self.insertSnapshot(db, record, keyspaces: keyspaces, tables: tables)
+            for c in commands {
+                try db.execute(
+                    sql:
+                        "INSERT INTO commands (id, host_id, snapshot_seq, payload, created_at) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [c.id, c.host, seq, c.payload, seconds(Date())])
+            }
+        }
+    }
+
+    /// Inserts the snapshot row and its node rows; answers the row's sequence number.
+    private static func insertSnapshot(
+        _ db: Database, _ record: ClusterSnapshotRecord, keyspaces: String, tables: String
+    ) throws -> Int64 {
+        try db.execute(
+            sql: """
+                INSERT INTO snapshots (id, tag, requested_at, deadline, status, keyspaces, tables)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                record.id.description, record.tag.rawValue, seconds(record.requestedAt),
+                seconds(record.deadline ?? record.requestedAt), record.status.rawValue, keyspaces, tables,
+            ])
+        let seq = db.lastInsertedRowID
+        for node in record.nodes {
+            try db.execute(
+                sql: """
+                    INSERT INTO snapshot_nodes (snapshot_seq, host_id, hostname, datacenter, rack, status, taken_at,
+                        manifest_key, error)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    seq, node.hostID.description, node.hostname, node.datacenter, node.rack,
+                    node.status.rawValue,
+                    node.takenAt.map(seconds), node.manifestKey, node.error,
+                ])
+        }
+        return seq
+    }
+
+    package func resolveSnapshot(_ ref: String) async throws -> SnapshotID? {
+        let byID = (try? SnapshotID(ref))?.description
+        return try await writer.read { db in
+            let id = try String.fetchOne(
+                db, sql: "SELECT id FROM snapshots WHERE id = ? OR tag = ? LIMIT 1", arguments: [byID, ref])
+            return try id.map { try SnapshotID($0) }
+        }
+    }
+
+    package func record(_ id: SnapshotID) async throws -> ClusterSnapshotRecord? {
+        let cluster = self.cluster
+        return try await writer.read { db in
+            try Self.loadRecord(db, id: id.description, cluster: cluster)?.record
+        }
+    }
+
+    private static func loadRecord(_ db: Database, id: String, cluster: ClusterName) throws
+        -> (record: ClusterSnapshotRecord, seq: Int64, revision: Int)?
+    {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM snapshots WHERE id = ?", arguments: [id])
+        else {
+            return nil
+        }
+        let seq: Int64 = row["seq"]
+        let nodes = try Row.fetchAll(
+            db, sql: "SELECT * FROM snapshot_nodes WHERE snapshot_seq = ? ORDER BY host_id", arguments: [seq]
+        ).map(nodeEntry)
+        let record = ClusterSnapshotRecord(
+            id: try SnapshotID(row["id"] as String), cluster: cluster,
+            tag: try SnapshotTag(row["tag"] as String),
+            requestedAt: date(row["requested_at"]), deadline: date(row["deadline"]),
+            status: ClusterSnapshotRecord.Status(rawValue: row["status"]) ?? .failed,
+            keyspaces: try decodeJSON(row["keyspaces"]), tables: try decodeJSON(row["tables"]), nodes: nodes)
+        return (record, seq, row["revision"])
+    }
+
+    private static func nodeEntry(_ row: Row) throws -> ClusterSnapshotRecord.NodeEntry {
+        ClusterSnapshotRecord.NodeEntry(
+            hostID: try HostID(row["host_id"] as String), hostname: row["hostname"],
+            datacenter: row["datacenter"],
+            rack: row["rack"], status: ClusterSnapshotRecord.NodeStatus(rawValue: row["status"]) ?? .failed,
+            takenAt: optionalDate(row["taken_at"]), manifestKey: row["manifest_key"], error: row["error"])
+    }
+
+    package func summaries() async throws -> [AdminAPI.SnapshotSummary] {
+        try await writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM snapshots ORDER BY requested_at, tag").map { row in
+                try Self.summary(db, row)
+            }
+        }
+    }
+
+    private static func summary(_ db: Database, _ row: Row) throws -> AdminAPI.SnapshotSummary {
+        let seq: Int64 = row["seq"]
+        let totals = try Row.fetchOne(
+            db,
+            sql: """
+                SELECT COUNT(*) AS expected, SUM(status = 'complete') AS complete, SUM(files) AS files,
+                    SUM(bytes) AS bytes, MIN(taken_at) AS first, MAX(taken_at) AS last
+                FROM snapshot_nodes WHERE snapshot_seq = ?
+                """, arguments: [seq])!
+        let first: Double? = totals["first"]
+        let last: Double? = totals["last"]
+        var spread: Double?
+        if let first, let last { spread = ((last - first) * 1000).rounded() / 1000 }
+        return AdminAPI.SnapshotSummary(
+            id: try SnapshotID(row["id"] as String), tag: try SnapshotTag(row["tag"] as String),
+            status: ClusterSnapshotRecord.Status(rawValue: row["status"]) ?? .failed,
+            requestedAt: date(row["requested_at"]), deadline: date(row["deadline"]),
+            expectedNodes: totals["expected"],
+            completedNodes: totals["complete"] ?? 0, files: totals["files"] ?? 0, bytes: totals["bytes"] ?? 0,
+            spreadSeconds: spread)
+    }
+
+    package func detail(_ id: SnapshotID) async throws -> AdminAPI.SnapshotDetail? {
+        try await writer.read { db in
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT * FROM snapshots WHERE id = ?", arguments: [id.description])
+            else { return nil }
+            let seq: Int64 = row["seq"]
+            let nodes = try Row.fetchAll(
+                db, sql: "SELECT * FROM snapshot_nodes WHERE snapshot_seq = ? ORDER BY hostname, host_id",
+                arguments: [seq]
+            ).map { n in
+                AdminAPI.NodeSnapshot(
+                    hostID: try HostID(n["host_id"] as String), hostname: n["hostname"] ?? "",
+                    status: ClusterSnapshotRecord.NodeStatus(rawValue: n["status"]) ?? .failed,
+                    takenAt: optionalDate(n["taken_at"]), manifestKey: n["manifest_key"], files: n["files"],
+                    bytes: n["bytes"], error: n["error"])
+            }
+            return AdminAPI.SnapshotDetail(
+                summary: try Self.summary(db, row), keyspaces: try decodeJSON(row["keyspaces"]),
+                tables: try decodeJSON(row["tables"]), nodes: nodes)
+        }
+    }
+
+    package func sstables(_ id: SnapshotID, filter: SSTableFilter) async throws -> [AdminAPI.SnapshotSSTable]
+    {
+        try await writer.read { db in
+            guard
+                let seq = try Int64.fetchOne(
+                    db, sql: "SELECT seq FROM snapshots WHERE id = ?", arguments: [id.description])
+            else { return [] }
+            var sql = """
+                SELECT f.host_id, n.hostname, f.keyspace, f.table_name, f.index_name, f.sstable, f.file_name,
+                    f.table_id, f.size, f.sha256, f.object_key
+                FROM snapshot_files f JOIN snapshot_nodes n ON n.snapshot_seq = f.snapshot_seq AND n.host_id = f.host_id
+                WHERE f.snapshot_seq = ?
+                """
+            var arguments: StatementArguments = [seq]
+            if let host = filter.host {
+                sql += " AND f.host_id = ?"
+                _ = arguments.append(contentsOf: [host.description])
+            }
+            if let keyspace = filter.keyspace {
+                sql += " AND f.keyspace = ?"
+                _ = arguments.append(contentsOf: [keyspace])
+            }
+            if let table = filter.table {
+                sql += " AND f.table_name = ?"
+                _ = arguments.append(contentsOf: [table])
+            }
+            sql += " ORDER BY f.host_id, f.keyspace, f.table_name, f.index_name, f.sstable, f.file_name"
+            var result: [AdminAPI.SnapshotSSTable] = []
+            var hostCache: [String: HostID] = [:]
+            var tableIDCache: [String: TableID] = [:]
+            let cursor = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+            while let row = try cursor.next() {
+                let hostText: String = row[0]
+                let keyspace: String = row[2]
+                let table: String = row[3]
+                let index: String = row[4]
+                let sstable: String = row[5]
+                let component = AdminAPI.SnapshotSSTable.Component(
+                    fileName: row[6], size: row[8], sha256: row[9], objectKey: row[10])
+                if var last = result.last, last.hostID.description == hostText, last.keyspace == keyspace,
+                    last.table == table, (last.index ?? "") == index, last.sstable == sstable
+                {
+                    last.components.append(component)
+                    result[result.count - 1] = last
+                    continue
+                }
+                let host: HostID
+                if let cached = hostCache[hostText] {
+                    host = cached
+                } else {
+                    host = try HostID(hostText)
+                    hostCache[hostText] = host
+                }
+                var tableID: TableID?
+                if let text = row[7] as String? {
+                    if let cached = tableIDCache[text] {
+                        tableID = cached
+                    } else {
+                        tableID = try TableID(text)
+                        tableIDCache[text] = tableID
+                    }
+                }
+                result.append(
+                    AdminAPI.SnapshotSSTable(
+                        hostID: host, hostname: row[1] ?? "", keyspace: keyspace, table: table,
+                        tableID: tableID,
+                        sstable: sstable, index: index.isEmpty ? nil : index, components: [component]))
+            }
+            return result
+        }
+    }
+
+    package func applyNodeOutcomes(reportID: String, host: HostID, outcomes: [NodeOutcome], at now: Date)
+        async throws -> AgentAPI.ReportReceipt
+    {
+        let hostID = host.description
+        let cluster = self.cluster
+        return try await writer.write { db in
+            guard try Self.claim(db, reportID: reportID, host: hostID, kind: "manifests", at: seconds(now))
+            else {
+                return AgentAPI.ReportReceipt(reportID: reportID, accepted: 0, duplicate: true)
+            }
+            var accepted = 0
+            for outcome in outcomes {
+                guard
+                    let row = try Row.fetchOne(
+                        db, sql: "SELECT seq, status FROM snapshots WHERE id = ?",
+                        arguments: [outcome.snapshotID.description])
+                else { continue }
+                let seq: Int64 = row["seq"]
+                // Reports for finished snapshots, or for a node already settled, change nothing.
+                guard row["status"] as String == "pending",
+                    try String.fetchOne(
+                        db, sql: "SELECT status FROM snapshot_nodes WHERE snapshot_seq = ? AND host_id = ?",
+                        arguments: [seq, hostID]) == "pending"
+                else { continue }
+                switch outcome.result {
+                case .complete(let takenAt, let manifestKey, let files):
+                    try Self.insertFiles(db, seq: seq, host: hostID, files: files)
+                    try db.execute(
+                        sql: """
+                            UPDATE snapshot_nodes SET status = 'complete', taken_at = ?, manifest_key = ?, error = NULL,
+                                files = ?, bytes = ? WHERE snapshot_seq = ? AND host_id = ?
+                            """,
+                        arguments: [
+                            seconds(takenAt), manifestKey, files.count, files.reduce(0) { $0 + $1.size }, seq,
+                            hostID,
+                        ])
+                case .failed(let error):
+                    try db.execute(
+                        sql:
+                            "UPDATE snapshot_nodes SET status = 'failed', error = ? WHERE snapshot_seq = ? AND host_id = ?",
+                        arguments: [error, seq, hostID])
+                }
+                accepted += 1
+                try Self.settle(db, id: outcome.snapshotID.description, cluster: cluster, now: now)
+            }
+            return AgentAPI.ReportReceipt(reportID: reportID, accepted: accepted, duplicate: false)
+        }
+    }
+
+    private static func insertFiles(_ db: Database, seq: Int64, host: String, files: [SnapshotFile]) throws {
+        let insert = try db.cachedStatement(
+            sql: """
+                INSERT OR REPLACE INTO snapshot_files (snapshot_seq, host_id, keyspace, table_name, index_name, sstable,
+                    file_name, table_id, size, sha256, object_key)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+        for f in files {
+            try insert.execute(arguments: [
+                seq, host, f.keyspace, f.table, f.index ?? "", f.sstable, f.fileName, f.tableID?.description,
+                f.size,
+                f.sha256, f.objectKey,
+            ])
+        }
+    }
+
+    /// Recomputes a snapshot's status from its nodes and bumps its revision when it changed.
+    private static func settle(_ db: Database, id: String, cluster: ClusterName, now: Date) throws {
+        guard let (record, seq, _) = try loadRecord(db, id: id, cluster: cluster) else { return }
+        let deadlinePassed = record.deadline.map { now > $0 } ?? false
+        let status = ClusterSnapshotRecord.status(of: record.nodes, deadlinePassed: deadlinePassed)
+        try db.execute(
+            sql: "UPDATE snapshots SET status = ?, revision = revision + 1 WHERE seq = ?",
+            arguments: [status.rawValue, seq])
+    }
+
+    package func expireSnapshots(at now: Date) async throws -> Int {
+        let cluster = self.cluster
+        return try await writer.write { db in
+            let ids = try String.fetchAll(
+                db, sql: "SELECT id FROM snapshots WHERE status = 'pending' AND deadline < ?",
+                arguments: [seconds(now)])
+            for id in ids {
+                try db.execute(
+                    sql: """
+                        UPDATE snapshot_nodes SET status = 'failed', error = 'no manifest reported before the deadline'
+                        WHERE status = 'pending' AND snapshot_seq = (SELECT seq FROM snapshots WHERE id = ?)
+                        """, arguments: [id])
+                try Self.settle(db, id: id, cluster: cluster, now: now)
+            }
+            return ids.count
+        }
+    }
+
+    package func unmirroredRecords() async throws -> [(record: ClusterSnapshotRecord, revision: Int)] {
+        let cluster = self.cluster
+        return try await writer.read { db in
+            try String.fetchAll(
+                db, sql: "SELECT id FROM snapshots WHERE revision > mirrored_revision ORDER BY seq"
+            ).compactMap { id in
+                try Self.loadRecord(db, id: id, cluster: cluster).map { ($0.record, $0.revision) }
+            }
+        }
+    }
+
+    package func markMirrored(_ id: SnapshotID, revision: Int) async throws {
+        try await writer.write { db in
+            try db.execute(
+                sql: "UPDATE snapshots SET mirrored_revision = MAX(mirrored_revision, ?) WHERE id = ?",
+                arguments: [revision, id.description])
+        }
+    }
+
+    package func deleteSnapshot(_ id: SnapshotID) async throws -> AdminAPI.SnapshotSummary? {
+        try await writer.write { db in
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT * FROM snapshots WHERE id = ?", arguments: [id.description])
+            else { return nil }
+            let summary = try Self.summary(db, row)
+            try db.execute(sql: "DELETE FROM snapshots WHERE id = ?", arguments: [id.description])
+            return summary
+        }
+    }
+
+    // MARK: Live SSTables
+
+    package func liveSSTables(_ host: HostID, at instant: Date) async throws -> [AdminAPI.LiveSSTable] {
+        let t = seconds(instant)
+        return try await writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT keyspace, table_name, MAX(table_id) AS table_id, sstable,
+                        MAX(CASE WHEN kind = 'appeared' AND at <= :t THEN at END) AS appeared,
+                        MAX(CASE WHEN kind = 'disappeared' AND at <= :t THEN at END) AS gone,
+                        MIN(CASE WHEN kind = 'disappeared' AND at > :t THEN at END) AS later
+                    FROM sstable_events WHERE host_id = :host
+                    GROUP BY keyspace, table_name, sstable
+                    HAVING appeared IS NOT NULL AND (gone IS NULL OR gone < appeared)
+                    ORDER BY keyspace, table_name, sstable
+                    """,
+                arguments: ["t": t, "host": host.description]
+            ).map { row in
+                AdminAPI.LiveSSTable(
+                    keyspace: row["keyspace"], table: row["table_name"],
+                    tableID: try (row["table_id"] as String?).map { try TableID($0) },
+                    sstable: row["sstable"],
+                    appearedAt: date(row["appeared"]), disappearedAt: optionalDate(row["later"]))
+            }
+        }
+    }
+
+    // MARK: Rebuild
+
+    package func replaceSnapshots(with contents: BucketContents) async throws -> AdminAPI.RebuildResult {
+        let prepared = try contents.records.map { record in
+            (record: record, keyspaces: try json(record.keyspaces), tables: try json(record.tables))
+        }
+        return try await writer.write { db in
+            try db.execute(sql: "DELETE FROM snapshots")
+            var files = 0
+            var hosts: Set<HostID> = []
+            for (record, keyspaces, tables) in prepared {
+                let seq = try Self.insertSnapshot(db, record, keyspaces: keyspaces, tables: tables)
+                try db.execute(
+                    sql: "UPDATE snapshots SET mirrored_revision = revision WHERE seq = ?", arguments: [seq])
+                for (host, manifest) in contents.manifests[record.id] ?? [:] {
+                    hosts.insert(host)
+                    let nodeFiles = SnapshotFile.files(of: manifest)
+                    files += nodeFiles.count
+                    try Self.insertFiles(db, seq: seq, host: host.description, files: nodeFiles)
+                    try db.execute(
+                        sql:
+                            "UPDATE snapshot_nodes SET files = ?, bytes = ? WHERE snapshot_seq = ? AND host_id = ?",
+                        arguments: [
+                            nodeFiles.count, nodeFiles.reduce(0) { $0 + $1.size }, seq, host.description,
+                        ])
+                    try Self.restorePool(db, host: host, manifest: manifest)
+                }
+            }
+            return AdminAPI.RebuildResult(snapshots: prepared.count, nodes: hosts.count, files: files)
+        }
+    }
+
+    /// A node and its pool objects as its manifest describes them, for nodes this catalog
+    /// has not seen (a fresh database after a rebuild).
+    private static func restorePool(_ db: Database, host: HostID, manifest: NodeManifest) throws {
+        let n = manifest.node
+        try db.execute(
+            sql: """
+                INSERT INTO nodes (host_id, hostname, cluster, datacenter, rack, tokens, cassandra_version,
+                    data_directories, agent_version, registered_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, '[]', '', ?)
+                ON CONFLICT(host_id) DO NOTHING
+                """,
+            arguments: [
+                host.description, n.hostname, manifest.cluster.rawValue, n.datacenter, n.rack,
+                String(decoding: try JSONEncoder().encode(n.tokens), as: UTF8.self), n.cassandraVersion,
+                seconds(manifest.takenAt),
+            ])
+        let insert = try db.cachedStatement(
+            sql: """
+                INSERT INTO pool_files (host_id, object_key, keyspace, table_name, table_id, index_name, file_name,
+                    size, sha256, uploaded_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(host_id, object_key) DO NOTHING
+                """)
+        for f in SnapshotFile.files(of: manifest) {
+            try insert.execute(arguments: [
+                host.description, f.objectKey, f.keyspace, f.table, f.tableID?.description, f.index,
+                f.fileName,
+                f.size, f.sha256, seconds(manifest.takenAt),
+            ])
+        }
+    }
+}
+
+// MARK: Column helpers
+
+/// Instants are stored as seconds since 1970, rounded to the milliseconds manifests keep, so a
+/// rebuilt catalog answers exactly like the original.
+private func seconds(_ date: Date) -> Double { InstantFormat.normalized(date).timeIntervalSince1970 }
+private func date(_ seconds: Double) -> Date {
+    InstantFormat.normalized(Date(timeIntervalSince1970: seconds))
+}
+private func optionalDate(_ seconds: Double?) -> Date? { seconds.map(date) }
+
+private func json<T: Encodable>(_ value: T) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
+}
+
+private func jsonString<T: Encodable>(_ value: T) throws -> String {
+    String(decoding: try APICoding.encoder().encode(value), as: UTF8.self)
+}
+
+private func decodeJSON(_ text: String) throws -> [String] {
+    try JSONDecoder().decode([String].self, from: Data(text.utf8))
+}

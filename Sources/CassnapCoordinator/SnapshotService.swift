@@ -1,0 +1,342 @@
+import CassnapAPI
+import CassnapCore
+import CassnapStore
+import Foundation
+import Logging
+
+/// Cluster snapshots at an instant: plans them, verifies what nodes report, and keeps the
+/// bucket's cluster snapshot records in step with the catalog.
+package struct SnapshotService: Sendable {
+    package let catalog: any Catalog
+    package let store: any ObjectStore
+    package let keys: ObjectKeys
+    package let settings: CoordinatorConfiguration.Snapshots
+    package let signal: CommandSignal
+    package let mirror: RecordMirror
+    package let logger: Logger
+
+    package init(
+        catalog: any Catalog, store: any ObjectStore, keys: ObjectKeys,
+        settings: CoordinatorConfiguration.Snapshots,
+        logger: Logger
+    ) {
+        self.catalog = catalog
+        self.store = store
+        self.keys = keys
+        self.settings = settings
+        self.signal = CommandSignal()
+        self.mirror = RecordMirror(catalog: catalog, store: store, keys: keys, logger: logger)
+        self.logger = logger
+    }
+
+    // MARK: Create
+
+    /// Validates the request completely before anything is written, so bad input changes nothing.
+    package func create(_ request: AdminAPI.CreateSnapshot, now: Date) async throws -> AdminAPI.SnapshotDetail
+    {
+        let instant: Date
+        switch (request.at, request.delaySeconds) {
+        case (nil, nil):
+            throw APIError.invalidField("at", "give the instant (at) or a delay (delaySeconds)")
+        case (_?, _?):
+            throw APIError.invalidField("at", "give either at or delaySeconds, not both")
+        case (let at?, nil):
+            guard at > now else {
+                throw APIError.invalidField(
+                    "at",
+                    "\(InstantFormat.format(at)) is in the past (coordinator time \(InstantFormat.format(now)))"
+                )
+            }
+            instant = at
+        case (nil, let delay?):
+            guard delay.isFinite, delay > 0, delay <= 7 * 86_400 else {
+                throw APIError.invalidField("delaySeconds", "\(delay) is not between 0 and 604800 seconds")
+            }
+            instant = now.addingTimeInterval(delay)
+        }
+        let keyspaces = request.keyspaces ?? []
+        for (i, keyspace) in keyspaces.enumerated() {
+            do { try CassandraName.validate(keyspace, as: .keyspace) } catch {
+                throw APIError.invalidField("keyspaces[\(i)]", error.description)
+            }
+        }
+        let tables = request.tables ?? []
+        for (i, qualified) in tables.enumerated() {
+            let parts = qualified.split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count == 2, parts.allSatisfy({ CassandraName.isValid($0) }) else {
+                throw APIError.invalidField(
+                    "tables[\(i)]", "\(qualified.debugDescription) is not <keyspace>.<table>")
+            }
+        }
+        let tag: SnapshotTag
+        do {
+            tag = try SnapshotTag(request.tag ?? Self.defaultTag(for: instant))
+        } catch {
+            throw APIError.invalidField("tag", error.description)
+        }
+        let window = request.deadlineSeconds ?? settings.deadlineSeconds
+        guard window.isFinite, window > 0 else {
+            throw APIError.invalidField("deadlineSeconds", "\(window) must be greater than 0")
+        }
+        let nodes = try await catalog.liveNodes(since: now.addingTimeInterval(-settings.liveNodeSeconds))
+        guard !nodes.isEmpty else {
+            throw APIError.conflict(
+                "no_live_nodes",
+                "no registered node sent a heartbeat in the last \(Int(settings.liveNodeSeconds)) s; nothing to snapshot"
+            )
+        }
+        let id = SnapshotID()
+        let record = ClusterSnapshotRecord(
+            id: id, cluster: keys.cluster, tag: tag, requestedAt: instant,
+            deadline: instant.addingTimeInterval(window),
+            status: .pending, keyspaces: keyspaces, tables: tables, nodes: nodes)
+        let command = AgentAPI.SnapshotCommand(
+            snapshotID: id, tag: tag, at: record.requestedAt, deadline: record.deadline!,
+            keyspaces: keyspaces,
+            tables: tables, clearAfterUpload: settings.clearAfterUpload)
+        let plan = SnapshotPlan(
+            record: record,
+            commands: nodes.map { ($0.hostID, AgentAPI.Command(id: "\(id):\($0.hostID)", snapshot: command)) }
+        )
+        do {
+            try await catalog.createSnapshot(plan)
+        } catch let error as CatalogError {
+            throw APIError.conflict("tag_exists", error.description)
+        }
+        signal.ring()
+        logger.info(
+            "cluster snapshot scheduled",
+            metadata: [
+                "snapshot.id": "\(id)", "snapshot.tag": "\(tag)",
+                "snapshot.at": "\(InstantFormat.format(instant))",
+                "snapshot.nodes": "\(nodes.count)",
+            ])
+        await mirror.flush()
+        guard let detail = try await catalog.detail(id) else { throw APIError.notFound("snapshot", "\(id)") }
+        return detail
+    }
+
+    /// `cassnap-20261123T020000.000Z`: sorts by time and names the instant.
+    package static func defaultTag(for instant: Date) -> String {
+        "cassnap-"
+            + InstantFormat.format(instant).replacingOccurrences(of: "-", with: "")
+            .replacingOccurrences(of: ":", with: "")
+    }
+
+    // MARK: Manifest reports
+
+    /// Checks every item before anything is written; a store outage answers 503 so the agent
+    /// resends, while a bad manifest fails the node for good.
+    package func receiveManifests(_ host: HostID, _ batch: AgentAPI.Batch<AgentAPI.ManifestReport>, now: Date)
+        async throws -> AgentAPI.ReportReceipt
+    {
+        if try await catalog.isReportProcessed(batch.reportID) {
+            return AgentAPI.ReportReceipt(reportID: batch.reportID, accepted: 0, duplicate: true)
+        }
+        var outcomes: [NodeOutcome] = []
+        for (i, item) in batch.items.enumerated() {
+            guard let record = try await catalog.record(item.snapshotID) else {
+                throw APIError.notFound("snapshot", item.snapshotID.description)
+            }
+            guard record.tag == item.tag else {
+                throw APIError.invalidField(
+                    "items[\(i)].tag", "snapshot \(record.id) has tag \(record.tag), not \(item.tag)")
+            }
+            guard let node = record.nodes.first(where: { $0.hostID == host }) else {
+                throw APIError.conflict(
+                    "not_expected", "node \(host) is not an expected node of snapshot \(record.id)")
+            }
+            guard record.status == .pending, node.status == .pending else { continue }
+            if let error = item.error {
+                outcomes.append(
+                    NodeOutcome(snapshotID: record.id, result: .failed("agent reported: \(error)")))
+                continue
+            }
+            let expectedKey = keys.key(for: .nodeManifest(host: host, tag: record.tag))
+            guard let manifestKey = item.manifestKey else {
+                throw APIError.invalidField("items[\(i)].manifestKey", "required unless error is set")
+            }
+            guard manifestKey == expectedKey else {
+                throw APIError.invalidField(
+                    "items[\(i)].manifestKey", "expected \(expectedKey), got \(manifestKey)")
+            }
+            outcomes.append(
+                NodeOutcome(
+                    snapshotID: record.id,
+                    result: try await verify(host: host, tag: record.tag, manifestKey: manifestKey)))
+        }
+        let receipt = try await catalog.applyNodeOutcomes(
+            reportID: batch.reportID, host: host, outcomes: outcomes, at: now)
+        for outcome in outcomes {
+            switch outcome.result {
+            case .complete(_, _, let files):
+                logger.info(
+                    "node snapshot verified",
+                    metadata: [
+                        "snapshot.id": "\(outcome.snapshotID)", "node.host_id": "\(host)",
+                        "files": "\(files.count)",
+                    ])
+            case .failed(let why):
+                logger.warning(
+                    "node snapshot failed",
+                    metadata: [
+                        "snapshot.id": "\(outcome.snapshotID)", "node.host_id": "\(host)", "error": "\(why)",
+                    ])
+            }
+        }
+        await mirror.flush()
+        return receipt
+    }
+
+    /// Reads the manifest from the bucket, validates it, and confirms each object it lists:
+    /// objects the node reported to the pool with the same size and SHA-256 are trusted (the
+    /// agent reports only after a verified upload); any other object is checked with a HEAD.
+    func verify(host: HostID, tag: SnapshotTag, manifestKey: String) async throws -> NodeOutcome.Result {
+        let data: Data
+        do {
+            data = try await fetch(manifestKey)
+        } catch let error as ObjectStoreError where error.isNotFound {
+            return .failed("manifest \(manifestKey) is not in the bucket")
+        } catch let error as ObjectStoreError where error.isRetryable {
+            throw APIError.unavailable("the object store is unavailable: \(error)")
+        }
+        let manifest: NodeManifest
+        do { manifest = try NodeManifest.decode(from: data) } catch {
+            return .failed("manifest \(manifestKey) is invalid: \(error)")
+        }
+        guard manifest.node.hostID == host, manifest.tag == tag, manifest.cluster == keys.cluster else {
+            return .failed(
+                "manifest \(manifestKey) is for node \(manifest.node.hostID), tag \(manifest.tag), cluster "
+                    + "\(manifest.cluster), not node \(host), tag \(tag), cluster \(keys.cluster)")
+        }
+        let files = manifest.allFiles
+        let nodeRoot = keys.nodeRoot(host)
+        if let outside = files.first(where: { !$0.objectKey.hasPrefix(nodeRoot) }) {
+            return .failed("manifest lists \(outside.objectKey), outside the node's prefix \(nodeRoot)")
+        }
+        let pool = try await catalog.poolFiles(host, objectKeys: files.map(\.objectKey))
+        for file in files {
+            if let known = pool[file.objectKey], known.size == file.size, known.sha256 == file.sha256.hex {
+                continue
+            }
+            let info: ObjectInfo?
+            do { info = try await store.headIfExists(key: file.objectKey) } catch let error
+                as ObjectStoreError
+                where error.isRetryable
+            {
+                throw APIError.unavailable("the object store is unavailable: \(error)")
+            }
+            guard let info else {
+                return .failed("object \(file.objectKey) listed by the manifest is not in the bucket")
+            }
+            guard info.size == file.size else {
+                return .failed(
+                    "object \(file.objectKey) has \(info.size) bytes, the manifest says \(file.size)")
+            }
+            if let sha = info.sha256, sha != file.sha256.hex {
+                return .failed(
+                    "object \(file.objectKey) has SHA-256 \(sha), the manifest says \(file.sha256.hex)")
+            }
+        }
+        return .complete(
+            takenAt: manifest.takenAt, manifestKey: manifestKey, files: SnapshotFile.files(of: manifest))
+    }
+
+    /// A small object's bytes, through a temporary file (the store API streams to files).
+    func fetch(_ key: String) async throws -> Data {
+        let path = NSTemporaryDirectory() + "/cassnap-coordinator-\(UUID().uuidString).json"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        _ = try await store.get(key: key, to: path)
+        return try Data(contentsOf: URL(fileURLWithPath: path))
+    }
+
+    // MARK: Deadlines
+
+    /// Settles snapshots whose deadline passed, and writes changed records to the bucket.
+    package func tick(now: Date) async {
+        do {
+            let expired = try await catalog.expireSnapshots(at: now)
+            if expired > 0 { logger.info("snapshot deadlines passed", metadata: ["snapshots": "\(expired)"]) }
+        } catch {
+            logger.error("cannot settle snapshot deadlines", metadata: ["error": "\(error)"])
+        }
+        await mirror.flush()
+    }
+
+    // MARK: Delete
+
+    package func delete(_ id: SnapshotID) async throws -> AdminAPI.SnapshotSummary? {
+        guard let record = try await catalog.record(id) else { return nil }
+        do {
+            try await store.delete(key: keys.key(for: .clusterSnapshotRecord(tag: record.tag)))
+        } catch let error as ObjectStoreError {
+            throw APIError.unavailable("cannot delete the record from the bucket: \(error)")
+        }
+        return try await catalog.deleteSnapshot(id)
+    }
+}
+
+/// Writes cluster snapshot records to the bucket, newest revision last: one writer at a time,
+/// and a flush requested during a run makes the run go round once more.
+package actor RecordMirror {
+    private let catalog: any Catalog
+    private let store: any ObjectStore
+    private let keys: ObjectKeys
+    private let logger: Logger
+    private var running = false
+    private var again = false
+
+    init(catalog: any Catalog, store: any ObjectStore, keys: ObjectKeys, logger: Logger) {
+        self.catalog = catalog
+        self.store = store
+        self.keys = keys
+        self.logger = logger
+    }
+
+    package func flush() async {
+        if running {
+            again = true
+            return
+        }
+        running = true
+        defer { running = false }
+        repeat {
+            again = false
+            await writePending()
+        } while again
+    }
+
+    private func writePending() async {
+        do {
+            for (record, revision) in try await catalog.unmirroredRecords() {
+                let key = keys.key(for: .clusterSnapshotRecord(tag: record.tag))
+                _ = try await store.put(
+                    key: key, source: .bytes(Array(record.encoded())),
+                    options: PutOptions(contentType: "application/json"))
+                try await catalog.markMirrored(record.id, revision: revision)
+                if record.status != .pending {
+                    logger.info(
+                        "cluster snapshot record written",
+                        metadata: [
+                            "snapshot.tag": "\(record.tag)", "snapshot.status": "\(record.status.rawValue)",
+                            "object.key": "\(key)",
+                        ])
+                }
+            }
+        } catch {
+            // The scheduler tries again on its next tick.
+            logger.warning("cannot write cluster snapshot records", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// Wakes long-polling agents when commands are queued: a counter that pollers compare.
+package final class CommandSignal: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+
+    package init() {}
+
+    package var generation: Int { lock.withLock { value } }
+    package func ring() { lock.withLock { value += 1 } }
+}
