@@ -247,9 +247,9 @@ struct ClusterSnapshotTests {
             #expect(nodes.count == 1)
             #expect(nodes[0].hostname == "node7")
             #expect(nodes[0].lastHeartbeat != nil)
-            // The simulated agent runs 0.25 s ahead; allow for the request's own latency.
+            // The simulated agent's clock runs 60 s ahead; a slow request only shrinks that a little.
             let offset = try #require(nodes[0].clockOffsetSeconds)
-            #expect(offset > 0 && offset < 5)
+            #expect(offset > 40 && offset <= 60)
             #expect(nodes[0].queuedFiles == 3)
         }
     }

@@ -118,7 +118,7 @@ struct SimulatedNode: Sendable {
         _ = try await client.heartbeat(
             host,
             AgentAPI.Heartbeat(
-                agentTime: Date().addingTimeInterval(0.25), queuedFiles: 3, oldestQueuedAge: 1.5,
+                agentTime: Date().addingTimeInterval(60), queuedFiles: 3, oldestQueuedAge: 1.5,
                 uploadedFiles: 10,
                 uploadedBytes: 1000))
     }

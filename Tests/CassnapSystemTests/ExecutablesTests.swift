@@ -18,10 +18,11 @@ import Testing
         }
     }
 
-    @Test func unimplementedCommandsSaySoAndExit70() throws {
-        let result = try Subprocess.run(TestBinaries.url(for: "cassnap"), ["nodes"])
-        #expect(result.exitCode == 70)
-        #expect(result.standardOutput.contains("not implemented yet"))
+    @Test func anUnreachableCoordinatorIsExit69NamingIt() throws {
+        let result = try Subprocess.run(
+            TestBinaries.url(for: "cassnap"), ["nodes", "--coordinator", "http://127.0.0.1:1", "--token", "t"])
+        #expect(result.exitCode == 69)
+        #expect(result.standardError.contains("127.0.0.1:1"))
     }
 
     @Test func aBadFlagIsAUsageErrorNamingTheFlag() throws {
