@@ -7,8 +7,11 @@ import Foundation
 
 // A reader that closes the pipe early (`fake-nodetool listsnapshots | head`) is not an error.
 signal(SIGPIPE, SIG_IGN)
-let result = FakeNodetool.runCommandLine(
-    Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)
+let arguments = Array(CommandLine.arguments.dropFirst())
+let result =
+    arguments.first == "populate"
+    ? FakeNodetool.populate(Array(arguments.dropFirst()))
+    : FakeNodetool.runCommandLine(arguments, environment: ProcessInfo.processInfo.environment)
 FileHandle.standardOutput.write(Data(result.standardOutput.utf8))
 FileHandle.standardError.write(Data(result.standardError.utf8))
 exit(result.exitCode)
