@@ -53,7 +53,7 @@ let package = Package(
         .target(
             name: "CassnapAgent",
             dependencies: [
-                "CassnapCore", "CassnapAPI", "CassnapStore", "CassnapStorage", "CassnapWatcher",
+                "CassnapCore", "CassnapAPI", "CassnapStore", "CassnapStorage", "CassnapWatcher", "CassnapCrypto",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),

@@ -1,5 +1,8 @@
 import ArgumentParser
 import CassnapAPI
+import Foundation
+import Logging
+import ServiceLifecycle
 
 /// `cassnap-agent`: runs on every Cassandra node, watches its data directories and ships
 /// finished SSTables to the object store.
@@ -13,6 +16,16 @@ package struct AgentCommand: AsyncParsableCommand {
 
     package init() {}
 
+    /// Exit codes of `cassnap-agent run` (documented in agent/README.md).
+    package enum Exit {
+        /// `--once`: some files were not uploaded (the summary lists them).
+        package static let incomplete: Int32 = 1
+        /// The configuration (file or flags) is invalid.
+        package static let badConfiguration: Int32 = 78
+        /// The agent could not start (state database, store, host ID).
+        package static let startFailed: Int32 = 70
+    }
+
     struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Watch the data directories and upload snapshots, incremental backups and SSTables.")
@@ -25,12 +38,107 @@ package struct AgentCommand: AsyncParsableCommand {
             String?
         @Option(help: "Coordinator base URL.") var coordinator: String?
         @Option(help: "Agent bearer token for the coordinator.") var token: String?
-        @Option(help: "Path of nodetool.") var nodetool: String = "nodetool"
+        @Option(help: "Path of nodetool.") var nodetool: String?
+        @Option(help: "Cluster name used in object keys.") var cluster: String?
+        @Option(name: .customLong("host-id"), help: "The node's host ID (default: from nodetool info).")
+        var hostID: String?
+        @Option(help: "Trees to ship, comma-separated: snapshots,backups,live.") var watch: String?
+        @Option(help: "Files uploaded at once.") var concurrency: Int?
+        @Option(help: "Upload bandwidth limit, e.g. 50MiB/s.") var bandwidth: String?
+        @Option(name: .customLong("part-size"), help: "Multipart part size, e.g. 16MiB.") var partSize:
+            String?
+        @Option(name: .customLong("multipart-threshold"), help: "Multipart from this size, e.g. 64MiB.")
+        var multipartThreshold: String?
+        @Flag(name: .customLong("delete-backups-after-upload"), help: "Delete backups/ links once uploaded.")
+        var deleteBackups = false
+        @Option(
+            name: .customLong("reconcile-interval"), help: "Disk/state/bucket comparison interval, e.g. 5m.")
+        var reconcileInterval: String?
+        @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.")
+        var logLevel: String?
         @Flag(help: "Scan, upload everything pending, then exit (backfill).") var once = false
 
         func run() async throws {
-            print("cassnap-agent: 'run' is not implemented yet; see README.md 'Status'.")
-            throw ExitCode(70)
+            let configuration: AgentConfiguration
+            do {
+                configuration = try resolvedConfiguration()
+            } catch {
+                printError("cassnap-agent: \(error)")
+                throw ExitCode(AgentCommand.Exit.badConfiguration)
+            }
+            let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+            let logger = Logger(label: "cassnap.agent")
+            let agent: Agent
+            do {
+                agent = try await Agent.build(configuration: configuration, once: once, logger: logger)
+            } catch let error as AgentConfigurationError {
+                printError("cassnap-agent: \(error)")
+                throw ExitCode(AgentCommand.Exit.badConfiguration)
+            } catch {
+                printError("cassnap-agent: cannot start: \(error)")
+                throw ExitCode(AgentCommand.Exit.startFailed)
+            }
+            if once {
+                let summary = try await agent.runOnce()
+                print(summary.description)
+                if !summary.succeeded { throw ExitCode(AgentCommand.Exit.incomplete) }
+                return
+            }
+            let group = ServiceGroup(
+                configuration: ServiceGroupConfiguration(
+                    services: [.init(service: agent)], gracefulShutdownSignals: [.sigterm, .sigint],
+                    logger: logger))
+            try await group.run()
+        }
+
+        /// The file, then the flags over it, then validation naming where each value came from.
+        func resolvedConfiguration() throws -> AgentConfiguration {
+            var c = try config.map { try AgentConfiguration.load(path: $0) } ?? AgentConfiguration()
+            if !dataDirs.isEmpty { c.dataDirectories = dataDirs }
+            if let store { c.store = store }
+            if let stateDir { c.stateDirectory = stateDir }
+            if let coordinator { c.coordinator.url = coordinator }
+            if let token { c.coordinator.token = token }
+            if let nodetool { c.nodetool = nodetool }
+            if let cluster { c.cluster = cluster }
+            if let hostID { c.hostID = hostID }
+            if let watch { c.watch = try AgentConfiguration.Watch(list: watch) }
+            if let concurrency { c.upload.concurrency = concurrency }
+            func flag<T>(_ name: String, _ parse: () throws -> T) throws -> T {
+                do { return try parse() } catch {
+                    let problem = (error as? AgentConfigurationError)?.problem ?? "\(error)"
+                    throw AgentConfigurationError(source: name, key: nil, problem: problem)
+                }
+            }
+            if let bandwidth {
+                c.upload.bandwidth = try flag("--bandwidth") { try ByteRate(parsing: bandwidth) }
+            }
+            if let partSize {
+                c.upload.partSize = try flag("--part-size") { try ByteSize(parsing: partSize) }
+            }
+            if let multipartThreshold {
+                c.upload.multipartThreshold = try flag("--multipart-threshold") {
+                    try ByteSize(parsing: multipartThreshold)
+                }
+            }
+            if deleteBackups { c.upload.deleteBackupsAfterUpload = true }
+            if let reconcileInterval {
+                c.reconcileInterval = try flag("--reconcile-interval") {
+                    try Interval(parsing: reconcileInterval)
+                }
+            }
+            if let logLevel { c.logLevel = logLevel }
+            try c.validate(source: config ?? "command line")
+            return c
+        }
+
+        private func printError(_ message: String) {
+            FileHandle.standardError.write(Data((message + "\n").utf8))
         }
     }
 }

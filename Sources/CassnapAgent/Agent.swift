@@ -1,0 +1,365 @@
+import CassnapCore
+import CassnapStorage
+import CassnapStore
+import CassnapWatcher
+import Foundation
+import GRDB
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// The agent of one node, wired by `Agent.build`: watcher → ingestor → upload queue → shipper,
+/// with a periodic reconcile. `run()` is the long-running service; `runOnce()` is the backfill.
+package final class Agent: Service, Sendable {
+    package let configuration: AgentConfiguration
+    package let state: AgentState
+    package let store: any ObjectStore
+    package let host: HostID
+    package let keys: ObjectKeys
+    let queue: UploadQueue
+    let ingestor: Ingestor
+    let shipper: Shipper
+    let logger: Logger
+
+    init(
+        configuration: AgentConfiguration, state: AgentState, store: any ObjectStore, host: HostID,
+        keys: ObjectKeys, once: Bool, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.state = state
+        self.store = store
+        self.host = host
+        self.keys = keys
+        self.logger = logger
+        queue = UploadQueue()
+        ingestor = Ingestor(configuration: configuration, state: state, queue: queue, logger: logger)
+        shipper = Shipper(
+            configuration: configuration, state: state, store: store, keys: keys, host: host, queue: queue,
+            logger: logger, maxAttempts: once ? 4 : nil)
+    }
+
+    /// The one place that turns a configuration into a running agent (tests call it too).
+    package static func build(
+        configuration: AgentConfiguration, once: Bool = false, logger: Logger,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) async throws -> Agent {
+        try configuration.validate(source: nil)
+        let state = try AgentState(directory: configuration.stateDirectory)
+        let host = try HostIdentity.resolve(configuration: configuration, state: state, logger: logger)
+        var settings = StoreSettings()
+        settings.maxConcurrentRequests = max(8, configuration.upload.concurrency * 2)
+        settings.bandwidthBytesPerSecond = configuration.upload.bandwidth?.bytesPerSecond
+        settings.sessionStore = SQLiteUploadSessionStore(state: state)
+        settings.partSize = configuration.upload.partSize?.bytes
+        settings.multipartThreshold = configuration.upload.multipartThreshold?.bytes
+        let store = try ObjectStoreFactory.open(
+            url: configuration.store ?? "", settings: settings, environment: environment)
+        let keys = try ObjectKeys(prefix: "", cluster: ClusterName(configuration.cluster))
+        var logger = logger
+        logger[metadataKey: "node.host_id"] = "\(host)"
+        return Agent(
+            configuration: configuration, state: state, store: store, host: host, keys: keys, once: once,
+            logger: logger)
+    }
+
+    // MARK: run
+
+    package func run() async throws {
+        logger.info(
+            "Agent starting",
+            metadata: [
+                "store": "\(store.displayName)", "data.directories": "\(configuration.dataDirectories)",
+                "state.path": "\(state.path)",
+            ])
+        try await refreshBucketListing()
+        try await queuePendingRows()
+        let watcher = try RecursiveWatcher(
+            configuration: .init(roots: configuration.dataDirectories, shouldWatch: shouldWatch))
+        let events = watcher.start()
+        let stopped = StopFlag()
+
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                // Graceful shutdown (SIGTERM) or cancellation: stop watching and hand out no more
+                // work; uploads in flight finish, the rest stays pending in the database.
+                try? await gracefulShutdown()
+                self.logger.info("Agent draining: finishing uploads in flight")
+                stopped.set()
+                watcher.stop()
+                await self.queue.close()
+                return true
+            }
+            group.addTask {
+                await self.shipper.runWorkers()
+                return true
+            }
+            group.addTask {
+                for await batch in events {
+                    do { try await self.ingestor.handle(batch) } catch {
+                        self.logger.error("Could not record watcher events", metadata: ["error": "\(error)"])
+                    }
+                }
+                return true
+            }
+            group.addTask {
+                await self.periodicWork(stopped: stopped)
+                return false
+            }
+            if let link = self.coordinatorLink() {
+                group.addTask {
+                    await link.run(stopped: { stopped.isSet })
+                    return false
+                }
+            }
+            var finished = 0
+            for await essential in group where essential {
+                finished += 1
+                if finished == 3 { group.cancelAll() }
+            }
+        }
+        logger.info("Agent stopped", metadata: summaryMetadata())
+    }
+
+    /// The connection to the coordinator, when one is configured; without it the agent works
+    /// stand-alone and its reports wait in the outbox.
+    private func coordinatorLink() -> CoordinatorLink? {
+        guard let url = configuration.coordinator.url else { return nil }
+        var token = configuration.coordinator.token
+        if token == nil, let file = configuration.coordinator.tokenFile {
+            token = (try? String(contentsOfFile: file, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        guard let token, !token.isEmpty else {
+            logger.error("A coordinator is configured without a token; not connecting", metadata: ["coordinator.url": "\(url)"])
+            return nil
+        }
+        return CoordinatorLink(agent: self, url: url, token: token, logger: logger)
+    }
+
+    private func periodicWork(stopped: StopFlag) async {
+        var lastReconcile = ContinuousClock.now
+        var lastReport = ContinuousClock.now
+        while !Task.isCancelled && !stopped.isSet {
+            try? await Task.sleep(for: .seconds(1))
+            if Task.isCancelled || stopped.isSet { return }
+            do { try await ingestor.recheckAllWaiting() } catch {
+                logger.error("Could not recheck live SSTables", metadata: ["error": "\(error)"])
+            }
+            var interval = configuration.reconcileInterval.duration
+            if await ingestor.watchLimitReached { interval = min(interval, .seconds(30)) }
+            if ContinuousClock.now - lastReconcile >= interval {
+                do { try await reconcile() } catch {
+                    logger.error("Reconcile failed", metadata: ["error": "\(error)"])
+                }
+                lastReconcile = .now
+            }
+            if ContinuousClock.now - lastReport >= .seconds(30) {
+                lastReport = .now
+                var metadata = summaryMetadata()
+                metadata["upload.queued"] = "\(await queue.count)"
+                logger.info("Progress", metadata: metadata)
+            }
+        }
+    }
+
+    private func summaryMetadata() -> Logger.Metadata {
+        let s = shipper.stats
+        return [
+            "upload.files": "\(s.uploadedFiles.load(ordering: .relaxed))",
+            "upload.bytes": "\(s.uploadedBytes.load(ordering: .relaxed))",
+            "upload.aliases": "\(s.aliases.load(ordering: .relaxed))",
+            "upload.found_in_bucket": "\(s.foundInBucket.load(ordering: .relaxed))",
+            "upload.vanished": "\(s.vanished.load(ordering: .relaxed))",
+            "upload.failed": "\(s.failed.load(ordering: .relaxed))",
+            "upload.collisions": "\(s.collisions.load(ordering: .relaxed))",
+        ]
+    }
+
+    // MARK: --once
+
+    package struct OnceSummary: Sendable, CustomStringConvertible {
+        package var uploaded: Int
+        package var uploadedBytes: Int
+        package var alreadyStored: Int
+        package var vanished: Int
+        package var failed: [String]
+        package var pending: [String]
+        /// Live SSTable components whose transaction never committed during the run.
+        package var incomplete: [String]
+
+        package var succeeded: Bool { failed.isEmpty && pending.isEmpty && incomplete.isEmpty }
+
+        package var description: String {
+            var text =
+                "uploaded \(uploaded) files (\(uploadedBytes) bytes), \(alreadyStored) already stored, "
+                + "\(vanished) vanished before upload, \(failed.count) failed, \(pending.count) still pending, "
+                + "\(incomplete.count) live files incomplete"
+            for path in failed.prefix(20) { text += "\n  failed: \(path)" }
+            for path in pending.prefix(20) { text += "\n  pending: \(path)" }
+            for path in incomplete.prefix(20) { text += "\n  incomplete: \(path)" }
+            return text
+        }
+    }
+
+    /// Scans, uploads everything pending and returns what happened (backfill, tablesnap `-B`).
+    package func runOnce() async throws -> OnceSummary {
+        try await refreshBucketListing()
+        try await queuePendingRows(includingFailed: true)
+        try await scanDisk()
+        await queue.finishWhenDrained()
+        await shipper.runWorkers()
+        let s = shipper.stats
+        let aliases = s.aliases.load(ordering: .relaxed) + s.foundInBucket.load(ordering: .relaxed)
+        let summary = OnceSummary(
+            uploaded: s.uploadedFiles.load(ordering: .relaxed),
+            uploadedBytes: s.uploadedBytes.load(ordering: .relaxed),
+            alreadyStored: aliases, vanished: s.vanished.load(ordering: .relaxed),
+            failed: try state.paths(status: .failed).sorted(),
+            pending: try state.paths(status: .pending).sorted(),
+            incomplete: await ingestor.waitingPaths())
+        logger.info("Backfill finished", metadata: summaryMetadata())
+        return summary
+    }
+
+    // MARK: scanning and reconcile
+
+    /// Directories to descend into: the layout's watched directories, minus filtered ones.
+    var shouldWatch: @Sendable (String) -> Bool {
+        let configuration = configuration
+        return { path in
+            guard
+                let dataPath = try? DataPath.classify(
+                    path: path, dataDirectories: configuration.dataDirectories, isDirectory: true),
+                dataPath.isWatched
+            else { return false }
+            if let keyspace = dataPath.keyspace, !configuration.tables.allows(keyspace: keyspace) {
+                return false
+            }
+            if let table = dataPath.table,
+                !configuration.tables.allows(keyspace: table.keyspace, table: table.table)
+            {
+                return false
+            }
+            switch dataPath.kind {
+            case .snapshotsDirectory: return configuration.watch.snapshots
+            case .snapshotDirectory:
+                return dataPath.snapshotTag.map { configuration.snapshotTags.shouldShip(tag: $0) } ?? false
+            case .backupsDirectory: return configuration.watch.backups
+            case .indexDirectory:
+                if case .live = dataPath.location { return configuration.watch.live }
+                return true
+            default: return true
+            }
+        }
+    }
+
+    /// Every file below the data directories, fed to the ingestor like watcher events.
+    func scanDisk() async throws {
+        var batch: [WatchEvent] = []
+        let filter = shouldWatch
+        for root in configuration.dataDirectories {
+            var stack = [root]
+            while let directory = stack.popLast() {
+                guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
+                    continue
+                }
+                for name in entries {
+                    let path = directory + "/" + name
+                    var st = stat()
+                    guard lstat(path, &st) == 0 else { continue }
+                    switch st.st_mode & S_IFMT {
+                    case S_IFDIR: if filter(path) { stack.append(path) }
+                    case S_IFREG: batch.append(.fileAppeared(path))
+                    default: break
+                    }
+                    if batch.count >= 4096 {
+                        try await ingestor.handle(batch)
+                        batch.removeAll(keepingCapacity: true)
+                    }
+                }
+            }
+        }
+        if !batch.isEmpty { try await ingestor.handle(batch) }
+    }
+
+    private func queuePendingRows(includingFailed: Bool = false) async throws {
+        if includingFailed {
+            try await state.pool.write { db in
+                try db.execute(
+                    sql: "UPDATE files SET status = 'pending', attempts = 0 WHERE status = 'failed'")
+            }
+        }
+        await queue.add(try state.paths(status: .pending))
+    }
+
+    /// Replaces the cache of this node's keys with a fresh listing. Objects this agent uploaded
+    /// before the listing started but that the bucket no longer has go back to pending.
+    func refreshBucketListing() async throws {
+        let started = Date().timeIntervalSince1970
+        let listing = try await store.list(prefix: keys.nodeRoot(host))
+        let lost = try await state.pool.write { db -> Int in
+            var known: [String: String] = [:]
+            for row in try Row.fetchAll(
+                db, sql: "SELECT key, sha256 FROM bucket_objects WHERE sha256 IS NOT NULL")
+            {
+                known[row["key"]] = row["sha256"]
+            }
+            try db.execute(sql: "DELETE FROM bucket_objects")
+            var present = Set<String>()
+            for object in listing {
+                present.insert(object.key)
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO bucket_objects (key, size, sha256) VALUES (?, ?, ?)",
+                    arguments: [object.key, object.size, object.sha256 ?? known[object.key]])
+            }
+            var lost = 0
+            for row in try Row.fetchAll(
+                db, sql: "SELECT object_key FROM objects WHERE uploaded_at < ?", arguments: [started])
+            {
+                let key: String = row["object_key"]
+                if present.contains(key) { continue }
+                lost += 1
+                try db.execute(sql: "DELETE FROM objects WHERE object_key = ?", arguments: [key])
+                try db.execute(
+                    sql: "UPDATE files SET status = 'pending', object_key = NULL WHERE object_key = ?",
+                    arguments: [key])
+            }
+            return lost
+        }
+        if lost > 0 {
+            logger.warning(
+                "Objects missing from the bucket will be uploaded again",
+                metadata: ["objects.lost": "\(lost)"])
+        }
+    }
+
+    /// Disk vs state vs bucket: finds what inotify missed, what the bucket lost, and forgets
+    /// paths that are gone.
+    package func reconcile() async throws {
+        logger.debug("Reconcile starting")
+        try await refreshBucketListing()
+        try await scanDisk()
+        try await ingestor.closeVanishedLiveSSTables()
+        try await queuePendingRows(includingFailed: true)
+        // Paths already handled that left the disk: their objects (and dedup rows) stay.
+        let settled = try await state.pool.read { db in
+            try String.fetchAll(db, sql: "SELECT path FROM files WHERE status IN ('uploaded', 'vanished')")
+        }
+        let gone = settled.filter { FileIdentity.of(path: $0) == nil }
+        if !gone.isEmpty {
+            try await state.pool.write { db in
+                for path in gone {
+                    try db.execute(
+                        sql: "DELETE FROM files WHERE path = ? AND status IN ('uploaded', 'vanished')",
+                        arguments: [path])
+                }
+            }
+        }
+        logger.debug("Reconcile finished", metadata: ["files.forgotten": "\(gone.count)"])
+    }
+}
+
+final class StopFlag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
+}

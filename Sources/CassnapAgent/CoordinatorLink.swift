@@ -1,0 +1,160 @@
+import CassnapAPI
+import CassnapCore
+import CassnapCrypto
+import Foundation
+import Logging
+
+/// The agent's only connection to the coordinator, outbound: register, heartbeat (with this
+/// node's clock), long-poll for commands, deliver the outbox. Every report is written to the
+/// outbox first and deleted only after the coordinator accepted it, so an outage or a restart
+/// of either side loses nothing; resending is harmless because reports carry ids.
+struct CoordinatorLink: Sendable {
+    let agent: Agent
+    let client: CoordinatorClient
+    let nodetool: Nodetool
+    let logger: Logger
+    var heartbeatInterval: Duration = .seconds(5)
+
+    init(agent: Agent, url: String, token: String, logger: Logger) {
+        self.agent = agent
+        client = CoordinatorClient(baseURL: url, token: token)
+        nodetool = Nodetool(executable: agent.configuration.nodetool)
+        var logger = logger
+        logger[metadataKey: "coordinator.url"] = "\(url)"
+        self.logger = logger
+    }
+
+    /// Runs until `stopped` is set or the task is cancelled.
+    func run(stopped: @escaping @Sendable () -> Bool) async {
+        let info = nodetool.nodeInfo()
+        await register(info: info, stopped: stopped)
+        let runner = SnapshotRunner(agent: agent, nodetool: nodetool, info: info, logger: logger)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.heartbeats(stopped: stopped) }
+            group.addTask { await self.deliverOutbox(stopped: stopped) }
+            group.addTask { await self.pollCommands(runner: runner, stopped: stopped) }
+            await group.waitForAll()
+        }
+    }
+
+    private func register(info: Nodetool.NodeInfo, stopped: () -> Bool) async {
+        let registration = AgentAPI.Registration(
+            hostID: agent.host, hostname: ProcessInfo.processInfo.hostName, cluster: agent.configuration.cluster,
+            datacenter: info.datacenter, rack: info.rack, tokens: info.tokens, cassandraVersion: info.releaseVersion,
+            dataDirectories: agent.configuration.dataDirectories, agentVersion: CassnapVersion.string)
+        var delay = 1.0
+        while !stopped() && !Task.isCancelled {
+            do {
+                _ = try await client.register(registration)
+                logger.info("Registered with the coordinator")
+                return
+            } catch {
+                logger.warning("Cannot register with the coordinator; retrying", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+                delay = min(delay * 2, 30)
+            }
+        }
+    }
+
+    private func heartbeats(stopped: () -> Bool) async {
+        while !stopped() && !Task.isCancelled {
+            let counts = (try? agent.state.statusCounts()) ?? [:]
+            let stats = agent.shipper.stats
+            let beat = AgentAPI.Heartbeat(
+                agentTime: Date(), queuedFiles: counts[.pending] ?? 0, oldestQueuedAge: nil,
+                uploadedFiles: stats.uploadedFiles.load(ordering: .relaxed),
+                uploadedBytes: Int64(stats.uploadedBytes.load(ordering: .relaxed)))
+            do { _ = try await client.heartbeat(agent.host, beat) } catch {
+                logger.debug("Heartbeat failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: heartbeatInterval)
+        }
+    }
+
+    /// Long-polls for commands and starts each snapshot command once, however often the
+    /// coordinator hands it out.
+    private func pollCommands(runner: SnapshotRunner, stopped: @escaping @Sendable () -> Bool) async {
+        await withTaskGroup(of: Void.self) { running in
+            while !stopped() && !Task.isCancelled {
+                let commands: [AgentAPI.Command]
+                do {
+                    commands = try await client.commands(agent.host, wait: 5)
+                } catch {
+                    logger.debug("Polling for commands failed", metadata: ["error": "\(error)"])
+                    try? await Task.sleep(for: .seconds(1))
+                    continue
+                }
+                for command in commands {
+                    guard let snapshot = command.snapshot, (try? agent.state.meta("command:" + command.id)) == nil
+                    else { continue }
+                    try? agent.state.setMeta("command:" + command.id, "started")
+                    logger.info(
+                        "Snapshot command received",
+                        metadata: [
+                            "snapshot.tag": "\(snapshot.tag)", "snapshot.at": "\(InstantFormat.format(snapshot.at))",
+                        ])
+                    running.addTask {
+                        let report = await runner.execute(snapshot)
+                        do {
+                            try self.queueManifestReport(report)
+                            try self.agent.state.setMeta("command:" + command.id, "done")
+                        } catch {
+                            self.logger.error("Could not queue the manifest report", metadata: ["error": "\(error)"])
+                        }
+                    }
+                }
+            }
+            await running.waitForAll()
+        }
+    }
+
+    func queueManifestReport(_ report: AgentAPI.ManifestReport) throws {
+        let payload = try APICoding.encoder().encode(report)
+        try agent.state.pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO outbox (kind, report_id, payload, created_at) VALUES ('manifest', ?, ?, ?)",
+                arguments: [UUID().uuidString.lowercased(), payload, Date().timeIntervalSince1970])
+        }
+    }
+
+    /// Sends the outbox oldest first, in batches of one kind. A batch's id is derived from its
+    /// entries, so the same batch resent after a timeout is recognised as a duplicate.
+    private func deliverOutbox(stopped: () -> Bool) async {
+        let decoder = APICoding.decoder()
+        while !Task.isCancelled {
+            let entries = (try? agent.state.outbox(limit: 1000)) ?? []
+            guard let kind = entries.first?.kind else {
+                if stopped() { return }
+                try? await Task.sleep(for: .milliseconds(500))
+                continue
+            }
+            let batch = Array(entries.prefix { $0.kind == kind })
+            let reportID = Digest.sha256(Array(batch.map(\.reportID).joined(separator: ",").utf8)).hexString
+            do {
+                switch kind {
+                case "file":
+                    let items = try batch.map { try decoder.decode(AgentAPI.FileReport.self, from: $0.payload) }
+                    _ = try await client.reportFiles(agent.host, .init(reportID: reportID, items: items))
+                case "sstable-event":
+                    let items = try batch.map { try decoder.decode(AgentAPI.SSTableEvent.self, from: $0.payload) }
+                    _ = try await client.reportSSTableEvents(agent.host, .init(reportID: reportID, items: items))
+                case "manifest":
+                    let items = try batch.map { try decoder.decode(AgentAPI.ManifestReport.self, from: $0.payload) }
+                    _ = try await client.reportManifests(agent.host, .init(reportID: reportID, items: items))
+                default:
+                    logger.error("Dropping an outbox entry of unknown kind", metadata: ["outbox.kind": "\(kind)"])
+                }
+                try agent.state.deleteOutbox(ids: batch.map(\.id))
+            } catch let error as CoordinatorClientError where !error.isRetryable {
+                // The coordinator refused the batch for good (a bug, not an outage): keep it for
+                // an operator to see, but do not block later reports behind it forever.
+                logger.error("The coordinator refused a report batch", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .seconds(5))
+            } catch {
+                if stopped() { return }
+                logger.debug("Delivering reports failed; retrying", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+}

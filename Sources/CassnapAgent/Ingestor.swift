@@ -1,0 +1,262 @@
+import CassnapAPI
+import CassnapCore
+import CassnapWatcher
+import Foundation
+import GRDB
+import Logging
+
+/// Turns watcher events and scan results into `pending` rows and queued paths, one transaction
+/// per batch. Everything it is told is idempotent: the same file seen twice (an event and a
+/// listing, or a rescan) changes nothing the second time.
+actor Ingestor {
+    let configuration: AgentConfiguration
+    let state: AgentState
+    let queue: UploadQueue
+    let logger: Logger
+    private var gate = LiveSSTableGate()
+    /// Live components seen before they were complete, by directory.
+    private var waiting: [String: Set<String>] = [:]
+    private(set) var watchLimitReached = false
+
+    init(configuration: AgentConfiguration, state: AgentState, queue: UploadQueue, logger: Logger) {
+        self.configuration = configuration
+        self.state = state
+        self.queue = queue
+        self.logger = logger
+    }
+
+    private struct Candidate: Sendable {
+        var path: String
+        var location: String
+        var tag: String?
+        var identity: FileIdentity
+    }
+
+    private struct LiveChange: Sendable {
+        var directory: String
+        var sstable: String
+        var keyspace: String
+        var table: TableRef
+    }
+
+    private struct Batch: Sendable {
+        var candidates: [Candidate] = []
+        var appeared: [LiveChange] = []
+        var disappeared: [LiveChange] = []
+    }
+
+    /// Live SSTable components waiting for their transaction to commit.
+    var waitingCount: Int { waiting.values.reduce(0) { $0 + $1.count } }
+
+    func waitingPaths() -> [String] { waiting.values.flatMap { $0 }.sorted() }
+
+    func handle(_ events: [WatchEvent]) async throws {
+        gate.invalidateAll()
+        var batch = Batch()
+        var recheck: Set<String> = []
+        for event in events {
+            switch event {
+            case .fileAppeared(let path), .fileClosed(let path):
+                consider(path, into: &batch)
+                if path.contains("_txn_") { recheck.insert(Self.directory(of: path)) }
+            case .fileRemoved(let path):
+                removed(path, into: &batch, recheck: &recheck)
+            case .directoryRemoved(let path):
+                let prefix = path + "/"
+                for directory in waiting.keys where directory == path || directory.hasPrefix(prefix) {
+                    waiting[directory] = nil
+                }
+            case .overflow:
+                logger.warning("inotify queue overflowed: rescanning the data directories")
+            case .watchLimitReached(let path):
+                if !watchLimitReached {
+                    logger.error(
+                        "Out of inotify watches: raise fs.inotify.max_user_watches; falling back to periodic scans",
+                        metadata: ["file.path": "\(path)"])
+                }
+                watchLimitReached = true
+            }
+        }
+        for directory in recheck { recheckWaiting(in: directory, into: &batch) }
+        try await record(batch)
+    }
+
+    /// Looks again at every live component that was not complete (a missed event, a slow writer).
+    func recheckAllWaiting() async throws {
+        guard !waiting.isEmpty else { return }
+        gate.invalidateAll()
+        var batch = Batch()
+        for directory in Array(waiting.keys) { recheckWaiting(in: directory, into: &batch) }
+        try await record(batch)
+    }
+
+    private func recheckWaiting(in directory: String, into batch: inout Batch) {
+        guard let paths = waiting.removeValue(forKey: directory) else { return }
+        gate.invalidate(directory: directory)
+        for path in paths { consider(path, into: &batch) }
+    }
+
+    private static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return path }
+        return String(path[..<slash])
+    }
+
+    private func consider(_ path: String, into batch: inout Batch) {
+        guard
+            let dataPath = try? DataPath.classify(
+                path: path, dataDirectories: configuration.dataDirectories, isDirectory: false),
+            dataPath.isShipped, let table = dataPath.table, let location = dataPath.location
+        else { return }
+        guard configuration.tables.allows(keyspace: table.keyspace, table: table.table) else { return }
+        let locationName: String
+        switch location {
+        case .snapshot(let tag):
+            guard configuration.watch.snapshots, configuration.snapshotTags.shouldShip(tag: tag) else {
+                return
+            }
+            locationName = "snapshot"
+        case .backups:
+            guard configuration.watch.backups else { return }
+            locationName = "backups"
+        case .live:
+            guard let file = dataPath.sstable else { return }
+            let directory = Self.directory(of: path)
+            guard gate.isComplete(path: path, file: file) else {
+                waiting[directory, default: []].insert(path)
+                return
+            }
+            if file.component == .data && dataPath.indexName == nil {
+                batch.appeared.append(
+                    LiveChange(
+                        directory: directory, sstable: file.sstableName, keyspace: table.keyspace,
+                        table: table))
+            }
+            guard configuration.watch.live else { return }
+            locationName = "live"
+        }
+        guard let identity = FileIdentity.of(path: path) else { return }
+        batch.candidates.append(
+            Candidate(
+                path: path, location: locationName, tag: dataPath.snapshotTag?.rawValue, identity: identity))
+    }
+
+    private func removed(_ path: String, into batch: inout Batch, recheck: inout Set<String>) {
+        let directory = Self.directory(of: path)
+        if path.contains("_txn_") {
+            recheck.insert(directory)
+            return
+        }
+        waiting[directory]?.remove(path)
+        guard
+            let dataPath = try? DataPath.classify(
+                path: path, dataDirectories: configuration.dataDirectories, isDirectory: false),
+            case .live = dataPath.location, let file = dataPath.sstable, file.component == .data,
+            dataPath.indexName == nil, let table = dataPath.table
+        else { return }
+        batch.disappeared.append(
+            LiveChange(
+                directory: directory, sstable: file.sstableName, keyspace: table.keyspace, table: table))
+    }
+
+    private func record(_ batch: Batch) async throws {
+        if batch.candidates.isEmpty && batch.appeared.isEmpty && batch.disappeared.isEmpty { return }
+        let now = Date()
+        let encoder = APICoding.encoder()
+        func event(_ kind: AgentAPI.SSTableEvent.Kind, _ change: LiveChange) throws -> Data {
+            try encoder.encode(
+                AgentAPI.SSTableEvent(
+                    kind: kind, keyspace: change.keyspace, table: change.table.table,
+                    tableID: change.table.id,
+                    sstable: change.sstable, at: now))
+        }
+        let appeared = try batch.appeared.map { ($0, try event(.appeared, $0)) }
+        let disappeared = try batch.disappeared.map { ($0, try event(.disappeared, $0)) }
+        let queued = try await state.pool.write { db -> [String] in
+            var queued: [String] = []
+            for c in batch.candidates {
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT device, inode, size, mtime_ns, status FROM files WHERE path = ?",
+                    arguments: [c.path])
+                guard let row else {
+                    try db.execute(
+                        sql: """
+                            INSERT INTO files (path, location, tag, device, inode, size, mtime_ns, status,
+                            first_seen, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)
+                            """,
+                        arguments: [
+                            c.path, c.location, c.tag, c.identity.device, c.identity.inode, c.identity.size,
+                            c.identity.mtimeNanoseconds, now.timeIntervalSince1970, now.timeIntervalSince1970,
+                        ])
+                    queued.append(c.path)
+                    continue
+                }
+                let known = FileIdentity(
+                    device: row["device"], inode: row["inode"], size: row["size"],
+                    mtimeNanoseconds: row["mtime_ns"])
+                let status: String = row["status"]
+                if known != c.identity || status == "vanished" {
+                    try db.execute(
+                        sql: """
+                            UPDATE files SET device = ?, inode = ?, size = ?, mtime_ns = ?, status = 'pending',
+                            sha256 = NULL, object_key = NULL, attempts = 0, error = NULL, uploaded_at = NULL,
+                            updated_at = ? WHERE path = ?
+                            """,
+                        arguments: [
+                            c.identity.device, c.identity.inode, c.identity.size, c.identity.mtimeNanoseconds,
+                            now.timeIntervalSince1970, c.path,
+                        ])
+                    queued.append(c.path)
+                } else if status == "pending" {
+                    queued.append(c.path)
+                }
+            }
+            for (change, payload) in appeared {
+                try db.execute(
+                    sql: """
+                        INSERT OR IGNORE INTO live_sstables (directory, sstable, keyspace, table_name, appeared_at)
+                        VALUES (?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        change.directory, change.sstable, change.keyspace, change.table.table,
+                        now.timeIntervalSince1970,
+                    ])
+                if db.changesCount > 0 {
+                    try db.execute(
+                        sql:
+                            "INSERT INTO outbox (kind, report_id, payload, created_at) VALUES ('sstable-event', ?, ?, ?)",
+                        arguments: [UUID().uuidString.lowercased(), payload, now.timeIntervalSince1970])
+                }
+            }
+            for (change, payload) in disappeared {
+                try db.execute(
+                    sql: """
+                        UPDATE live_sstables SET disappeared_at = ?
+                        WHERE directory = ? AND sstable = ? AND disappeared_at IS NULL
+                        """,
+                    arguments: [now.timeIntervalSince1970, change.directory, change.sstable])
+                if db.changesCount > 0 {
+                    try db.execute(
+                        sql:
+                            "INSERT INTO outbox (kind, report_id, payload, created_at) VALUES ('sstable-event', ?, ?, ?)",
+                        arguments: [
+                            UUID().uuidString.lowercased(), payload, now.timeIntervalSince1970,
+                        ])
+                }
+            }
+            return queued
+        }
+        await queue.add(queued)
+    }
+
+    /// Live SSTables recorded as present whose `Data.db` is gone (a missed removal event).
+    func closeVanishedLiveSSTables() async throws {
+        let open = try await state.pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT directory, sstable FROM live_sstables WHERE disappeared_at IS NULL"
+            ).map { ($0["directory"] as String) + "/" + ($0["sstable"] as String) + "-Data.db" }
+        }
+        var events: [WatchEvent] = []
+        for path in open where FileIdentity.of(path: path) == nil { events.append(.fileRemoved(path)) }
+        if !events.isEmpty { try await handle(events) }
+    }
+}

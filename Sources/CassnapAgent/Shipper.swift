@@ -1,0 +1,379 @@
+import CassnapAPI
+import CassnapCore
+import CassnapCrypto
+import CassnapStore
+import Foundation
+import GRDB
+import Logging
+import Synchronization
+
+/// Uploads queued files: once per inode, never over different bytes, and records the result in
+/// the same transaction that marks the path done.
+package final class Shipper: Sendable {
+    let configuration: AgentConfiguration
+    let state: AgentState
+    let store: any ObjectStore
+    let keys: ObjectKeys
+    let host: HostID
+    let queue: UploadQueue
+    let stats = ShipperStats()
+    let logger: Logger
+    /// In `run --once`, give up on a file after this many failed attempts.
+    let maxAttempts: Int?
+
+    init(
+        configuration: AgentConfiguration, state: AgentState, store: any ObjectStore, keys: ObjectKeys,
+        host: HostID, queue: UploadQueue, logger: Logger, maxAttempts: Int?
+    ) {
+        self.configuration = configuration
+        self.state = state
+        self.store = store
+        self.keys = keys
+        self.host = host
+        self.queue = queue
+        self.logger = logger
+        self.maxAttempts = maxAttempts
+    }
+
+    var dataDirectories: [String] { configuration.dataDirectories }
+
+    /// Runs `concurrency` workers until the queue closes (or drains, in `--once`).
+    func runWorkers() async {
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<configuration.upload.concurrency {
+                group.addTask {
+                    while let path = await self.queue.next() {
+                        await self.process(path)
+                    }
+                }
+            }
+        }
+    }
+
+    private enum Outcome {
+        case finished
+        case parked
+    }
+
+    func process(_ path: String) async {
+        let outcome: Outcome
+        do {
+            outcome = try await ship(path)
+        } catch {
+            logger.error(
+                "State database failure while shipping a file",
+                metadata: ["file.path": "\(path)", "error": "\(error)"])
+            outcome = .finished
+        }
+        if case .finished = outcome { await queue.done(path) }
+    }
+
+    private func ship(_ path: String) async throws -> Outcome {
+        guard
+            let record = try await state.pool.read({ db in
+                try Row.fetchOne(db, sql: "SELECT * FROM files WHERE path = ?", arguments: [path])
+                    .map(AgentState.FileRecord.init)
+            }), record.status == .pending
+        else { return .finished }
+        guard let identity = FileIdentity.of(path: path) else {
+            try await markVanished(path)
+            return .finished
+        }
+        if identity != record.identity {
+            try await updateIdentity(path, identity)
+        }
+        let dataPath = try DataPath.classify(path: path, dataDirectories: dataDirectories, isDirectory: false)
+        if case .snapshotMetadata = dataPath.kind {
+            // Cassandra writes these in place: wait until they have been still for a moment.
+            let age = Date().timeIntervalSince1970 - Double(identity.mtimeNanoseconds) / 1e9
+            if age < 1.5 {
+                await queue.add(path, after: .milliseconds(Int64((1.6 - max(0, age)) * 1000)))
+                return .finished
+            }
+        }
+        if let object = try await uploadedObject(identity) {
+            try await markAlias(path, location: record.location, object: object)
+            return .finished
+        }
+        guard await queue.claim(identity, path: path) else { return .parked }
+        var keyReserved: String?
+        do {
+            let result = try await upload(path: path, dataPath: dataPath, identity: identity) { key in
+                guard await self.queue.reserveKey(key) else { return false }
+                keyReserved = key
+                return true
+            }
+            switch result {
+            case .uploaded(let object, let alreadyThere):
+                try await markUploaded(
+                    path, location: record.location, identity: identity, object: object, dataPath: dataPath)
+                if alreadyThere {
+                    stats.foundInBucket.add(1, ordering: .relaxed)
+                } else {
+                    stats.uploadedFiles.add(1, ordering: .relaxed)
+                    stats.uploadedBytes.add(Int(identity.size), ordering: .relaxed)
+                }
+                logger.debug(
+                    "Uploaded", metadata: ["object.key": "\(object.key)", "upload.bytes": "\(identity.size)"])
+            case .changed:
+                await queue.add(path, after: .milliseconds(500))
+            case .keyBusy:
+                await queue.add(path, after: .milliseconds(200))
+            }
+        } catch {
+            if FileIdentity.of(path: path) == nil {
+                try await markVanished(path)
+            } else {
+                try await recordFailure(path, attempts: record.attempts + 1, error: error)
+            }
+        }
+        if let keyReserved { await queue.releaseKey(keyReserved) }
+        await queue.release(identity)
+        return .finished
+    }
+
+    struct UploadedObject: Sendable {
+        var key: String
+        var sha256: String
+    }
+
+    private enum UploadResult {
+        case uploaded(UploadedObject, alreadyThere: Bool)
+        /// The file changed while it was read: try again later.
+        case changed
+        /// Another worker is writing the same key (generation reuse): try again later.
+        case keyBusy
+    }
+
+    private func upload(
+        path: String, dataPath: DataPath, identity: FileIdentity, reserve: (String) async -> Bool
+    ) async throws -> UploadResult {
+        let sha256 = try await offload { try Self.hashFile(path) }
+        guard FileIdentity.of(path: path) == identity else { return .changed }
+        let digest = try SHA256Digest(hex: sha256)
+        var candidates: [String]
+        if case .snapshotMetadata(let file) = dataPath.kind, let table = dataPath.table,
+            let tag = dataPath.snapshotTag
+        {
+            candidates = [keys.key(for: .tableSnapshotFile(host: host, tag: tag, table: table, file: file))]
+        } else {
+            let pooled = try PooledFile(host: host, path: dataPath)
+            candidates = [keys.primaryKey(for: pooled), keys.collisionKey(for: pooled, sha256: digest)]
+        }
+        let isMetadata = candidates.count == 1
+        guard await reserve(candidates[0]) else { return .keyBusy }
+        for (index, key) in candidates.enumerated() {
+            let existing = try await bucketSHA256(key)
+            if let existing, existing == sha256 {
+                return .uploaded(UploadedObject(key: key, sha256: sha256), alreadyThere: true)
+            }
+            if existing == nil || isMetadata {
+                if index > 0 {
+                    stats.collisions.add(1, ordering: .relaxed)
+                    logger.warning(
+                        "Name reused with other bytes: uploading under the collision key",
+                        metadata: ["object.key": "\(key)", "file.path": "\(path)"])
+                }
+                let info = try await store.put(
+                    key: key, source: .file(path), options: PutOptions(sha256: sha256))
+                if info.size != identity.size {
+                    throw ObjectStoreError.checksumMismatch(
+                        store: store.displayName, key: key, expected: "\(identity.size) bytes",
+                        actual: "\(info.size) bytes")
+                }
+                try await rememberBucketObject(key: key, size: identity.size, sha256: sha256)
+                return .uploaded(UploadedObject(key: key, sha256: sha256), alreadyThere: false)
+            }
+        }
+        throw ObjectStoreError.permanent(
+            store: store.displayName,
+            detail: "both \(candidates.joined(separator: " and ")) hold other bytes than \(path)")
+    }
+
+    /// The SHA-256 of what `key` holds, nil when absent. The agent is the only writer below its
+    /// node root, so the listing cache (refreshed at start and by reconcile) answers absence.
+    private func bucketSHA256(_ key: String) async throws -> String? {
+        let cached = try await state.pool.read { db -> (found: Bool, sha256: String?) in
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT sha256 FROM bucket_objects WHERE key = ?", arguments: [key])
+            else { return (false, nil) }
+            return (true, row["sha256"])
+        }
+        guard cached.found else { return nil }
+        if let sha = cached.sha256 { return sha }
+        guard let info = try await store.headIfExists(key: key) else {
+            try await state.pool.write { db in
+                try db.execute(sql: "DELETE FROM bucket_objects WHERE key = ?", arguments: [key])
+            }
+            return nil
+        }
+        // An object without our checksum metadata is "other bytes" unless proven otherwise.
+        let sha = info.sha256 ?? "unknown"
+        try await rememberBucketObject(key: key, size: info.size, sha256: sha)
+        return sha
+    }
+
+    private func rememberBucketObject(key: String, size: Int64, sha256: String) async throws {
+        try await state.pool.write { db in
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO bucket_objects (key, size, sha256) VALUES (?, ?, ?)",
+                arguments: [key, size, sha256])
+        }
+    }
+
+    static func hashFile(_ path: String) throws -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw ObjectStoreError.localFile(path: path, reason: String(cString: strerror(errno)))
+        }
+        defer { close(fd) }
+        return try Digest.hashFile(.sha256, fd: fd).hexString
+    }
+
+    // MARK: state transitions
+
+    private func uploadedObject(_ identity: FileIdentity) async throws -> UploadedObject? {
+        try await state.pool.read { db in
+            try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT object_key, sha256 FROM objects
+                    WHERE device = ? AND inode = ? AND size = ? AND mtime_ns = ?
+                    """,
+                arguments: [identity.device, identity.inode, identity.size, identity.mtimeNanoseconds]
+            ).map { UploadedObject(key: $0["object_key"], sha256: $0["sha256"]) }
+        }
+    }
+
+    private func updateIdentity(_ path: String, _ identity: FileIdentity) async throws {
+        try await state.pool.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE files SET device = ?, inode = ?, size = ?, mtime_ns = ?, updated_at = ?
+                    WHERE path = ?
+                    """,
+                arguments: [
+                    identity.device, identity.inode, identity.size, identity.mtimeNanoseconds,
+                    Date().timeIntervalSince1970, path,
+                ])
+        }
+    }
+
+    private func markVanished(_ path: String) async throws {
+        stats.vanished.add(1, ordering: .relaxed)
+        logger.info("File vanished before upload", metadata: ["file.path": "\(path)"])
+        try await state.pool.write { db in
+            try db.execute(
+                sql:
+                    "UPDATE files SET status = 'vanished', updated_at = ? WHERE path = ? AND status = 'pending'",
+                arguments: [Date().timeIntervalSince1970, path])
+        }
+    }
+
+    private func recordFailure(_ path: String, attempts: Int, error: any Error) async throws {
+        let retryable = (error as? ObjectStoreError)?.isRetryable ?? true
+        let givingUp = !retryable || (maxAttempts.map { attempts >= $0 } ?? false)
+        try await state.pool.write { db in
+            try db.execute(
+                sql: "UPDATE files SET status = ?, attempts = ?, error = ?, updated_at = ? WHERE path = ?",
+                arguments: [
+                    givingUp ? "failed" : "pending", attempts, "\(error)", Date().timeIntervalSince1970, path,
+                ])
+        }
+        if givingUp {
+            stats.failed.add(1, ordering: .relaxed)
+            logger.error("Upload failed", metadata: ["file.path": "\(path)", "error": "\(error)"])
+        } else {
+            let backoff = min(60.0, 0.5 * pow(2.0, Double(min(attempts, 8))))
+            logger.warning(
+                "Upload failed, will retry",
+                metadata: ["file.path": "\(path)", "error": "\(error)", "upload.attempts": "\(attempts)"])
+            await queue.add(path, after: .milliseconds(Int64(backoff * 1000)))
+        }
+    }
+
+    private func markAlias(_ path: String, location: String, object: UploadedObject) async throws {
+        try await state.pool.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE files SET status = 'uploaded', sha256 = ?, object_key = ?, uploaded_at = ?,
+                    updated_at = ?, error = NULL WHERE path = ?
+                    """,
+                arguments: [
+                    object.sha256, object.key, Date().timeIntervalSince1970, Date().timeIntervalSince1970,
+                    path,
+                ])
+        }
+        stats.aliases.add(1, ordering: .relaxed)
+        deleteBackupsLinkIfWanted(path, location: location)
+    }
+
+    private func markUploaded(
+        _ path: String, location: String, identity: FileIdentity, object: UploadedObject, dataPath: DataPath
+    ) async throws {
+        let now = Date()
+        let report: Data? =
+            if let table = dataPath.table, let file = dataPath.sstable {
+                try APICoding.encoder().encode(
+                    AgentAPI.FileReport(
+                        keyspace: table.keyspace, table: table.table, tableID: table.id,
+                        indexName: dataPath.indexName,
+                        fileName: file.fileName, size: identity.size, sha256: object.sha256,
+                        objectKey: object.key,
+                        uploadedAt: now))
+            } else { nil }
+        try await state.pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO objects
+                    (device, inode, size, mtime_ns, object_key, sha256, uploaded_path, uploaded_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    identity.device, identity.inode, identity.size, identity.mtimeNanoseconds, object.key,
+                    object.sha256, path, now.timeIntervalSince1970,
+                ])
+            try db.execute(
+                sql: """
+                    UPDATE files SET status = 'uploaded', sha256 = ?, object_key = ?, uploaded_at = ?,
+                    updated_at = ?, error = NULL WHERE path = ?
+                    """,
+                arguments: [
+                    object.sha256, object.key, now.timeIntervalSince1970, now.timeIntervalSince1970, path,
+                ])
+            if let report {
+                try db.execute(
+                    sql: "INSERT INTO outbox (kind, report_id, payload, created_at) VALUES ('file', ?, ?, ?)",
+                    arguments: [UUID().uuidString.lowercased(), report, now.timeIntervalSince1970])
+            }
+        }
+        deleteBackupsLinkIfWanted(path, location: location)
+    }
+
+    private func deleteBackupsLinkIfWanted(_ path: String, location: String) {
+        guard location == "backups", configuration.upload.deleteBackupsAfterUpload else { return }
+        if unlink(path) == 0 {
+            logger.debug("Deleted an uploaded backups link", metadata: ["file.path": "\(path)"])
+        }
+    }
+}
+
+/// Counters for logs and the `--once` summary.
+package final class ShipperStats: Sendable {
+    let uploadedFiles = Atomic<Int>(0)
+    let uploadedBytes = Atomic<Int>(0)
+    let foundInBucket = Atomic<Int>(0)
+    let aliases = Atomic<Int>(0)
+    let vanished = Atomic<Int>(0)
+    let failed = Atomic<Int>(0)
+    let collisions = Atomic<Int>(0)
+}
+
+/// Runs blocking work (hashing) off the cooperative pool, which has only as many threads as
+/// cores.
+func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+    }
+}

@@ -1,0 +1,177 @@
+import CassnapAPI
+import CassnapCore
+import CassnapStore
+import Foundation
+import Logging
+
+/// Carries out one cluster-snapshot command on this node: `nodetool snapshot -t <tag>` at the
+/// chosen instant by this node's clock, then lists the snapshot directories itself (inotify is
+/// the fast path, never the only one), waits until the pool holds every file, writes the node
+/// manifest **last**, and queues the manifest report in the outbox.
+struct SnapshotRunner: Sendable {
+    let agent: Agent
+    let nodetool: Nodetool
+    let info: Nodetool.NodeInfo
+    let logger: Logger
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Runs the command and returns the report to deliver (success or the reason it failed).
+    func execute(_ command: AgentAPI.SnapshotCommand) async -> AgentAPI.ManifestReport {
+        var logger = logger
+        logger[metadataKey: "snapshot.tag"] = "\(command.tag)"
+        do {
+            let delay = command.at.timeIntervalSinceNow
+            if delay > 0 { try await Task.sleep(for: .milliseconds(Int(delay * 1000))) }
+            let takenAt = Date()
+            _ = try nodetool.run(snapshotArguments(command))
+            logger.info("Snapshot taken", metadata: ["snapshot.taken_at": "\(InstantFormat.format(takenAt))"])
+
+            let paths = snapshotFiles(tag: command.tag.description)
+            try await agent.ingestor.handle(paths.map { .fileAppeared($0) })
+            let records = try await waitUntilStored(paths, deadline: command.deadline)
+            let manifest = try await writeManifest(command: command, takenAt: takenAt, records: records)
+            if command.clearAfterUpload {
+                do { _ = try nodetool.run(["clearsnapshot", "-t", command.tag.description]) } catch {
+                    logger.warning("Could not clear the snapshot", metadata: ["error": "\(error)"])
+                }
+            }
+            let files = manifest.tables.flatMap { $0.sstables.flatMap(\.files) + $0.snapshotFiles } + manifest.nodeFiles
+            logger.info("Node manifest written", metadata: ["snapshot.files": "\(files.count)"])
+            return AgentAPI.ManifestReport(
+                snapshotID: command.snapshotID, tag: command.tag,
+                manifestKey: agent.keys.key(for: .nodeManifest(host: agent.host, tag: command.tag)), takenAt: takenAt,
+                files: files.count, bytes: files.reduce(0) { $0 + $1.size }, error: nil)
+        } catch {
+            logger.error("Snapshot failed on this node", metadata: ["error": "\(error)"])
+            return AgentAPI.ManifestReport(
+                snapshotID: command.snapshotID, tag: command.tag, manifestKey: nil, takenAt: nil, files: 0, bytes: 0,
+                error: "\(error)")
+        }
+    }
+
+    func snapshotArguments(_ command: AgentAPI.SnapshotCommand) -> [String] {
+        var arguments = ["snapshot", "-t", command.tag.description]
+        if !command.tables.isEmpty {
+            arguments += ["-kt", command.tables.joined(separator: ",")]
+        } else {
+            arguments += command.keyspaces
+        }
+        return arguments
+    }
+
+    /// Every file under `<table>/snapshots/<tag>/` in every data directory, index directories included.
+    func snapshotFiles(tag: String) -> [String] {
+        var result: [String] = []
+        let fm = FileManager.default
+        for data in agent.configuration.dataDirectories {
+            for keyspace in (try? fm.contentsOfDirectory(atPath: data)) ?? [] {
+                let keyspaceDir = data + "/" + keyspace
+                for table in (try? fm.contentsOfDirectory(atPath: keyspaceDir)) ?? [] {
+                    let dir = keyspaceDir + "/" + table + "/snapshots/" + tag
+                    guard let walker = fm.enumerator(atPath: dir) else { continue }
+                    while let relative = walker.nextObject() as? String {
+                        var st = stat()
+                        if lstat(dir + "/" + relative, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG {
+                            result.append(dir + "/" + relative)
+                        }
+                    }
+                }
+            }
+        }
+        return result.sorted()
+    }
+
+    /// Waits until the state records every path as uploaded; fails at the deadline naming what
+    /// is missing, or at once for a file that vanished (a snapshot cleared underneath us).
+    func waitUntilStored(_ paths: [String], deadline: Date) async throws -> [AgentState.FileRecord] {
+        var waiting = Set(paths)
+        var done: [String: AgentState.FileRecord] = [:]
+        while true {
+            for path in waiting {
+                guard let record = try agent.state.file(path: path) else { continue }
+                switch record.status {
+                case .uploaded:
+                    done[path] = record
+                case .vanished:
+                    throw Failure(description: "\(path) vanished before it was uploaded")
+                case .pending, .failed:
+                    break
+                }
+            }
+            waiting.subtract(done.keys)
+            if waiting.isEmpty { return paths.compactMap { done[$0] } }
+            if Date() >= deadline {
+                throw Failure(
+                    description: "\(waiting.count) snapshot files not uploaded before the deadline, e.g. \(waiting.sorted().prefix(3))")
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+
+    /// Builds the node manifest from what the pool holds, uploads `tokens.json`, and puts the
+    /// manifest last (invariant 4).
+    func writeManifest(command: AgentAPI.SnapshotCommand, takenAt: Date, records: [AgentState.FileRecord]) async throws
+        -> NodeManifest
+    {
+        struct TableKey: Hashable {
+            var keyspace: String
+            var table: String
+            var id: TableID?
+        }
+        var tables: [TableKey: (snapshotFiles: [NodeManifest.File], sstables: [String: NodeManifest.SSTable])] = [:]
+        for record in records {
+            let dataPath = try DataPath.classify(
+                path: record.path, dataDirectories: agent.configuration.dataDirectories, isDirectory: false)
+            guard let table = dataPath.table, let sha = record.sha256, let key = record.objectKey else {
+                throw Failure(description: "\(record.path) has no table, checksum or object key in the agent state")
+            }
+            let file = NodeManifest.File(
+                fileName: (record.path as NSString).lastPathComponent, size: record.identity.size,
+                sha256: try SHA256Digest(hex: sha), objectKey: key)
+            let tableKey = TableKey(keyspace: table.keyspace, table: table.table, id: table.id)
+            var entry = tables[tableKey] ?? ([], [:])
+            if let sstable = dataPath.sstable {
+                let name = sstable.descriptor.sstableName
+                let groupKey = (dataPath.indexName ?? "") + "/" + name
+                var group = entry.sstables[groupKey] ?? NodeManifest.SSTable(name: name, index: dataPath.indexName, files: [])
+                group.files.append(file)
+                entry.sstables[groupKey] = group
+            } else {
+                entry.snapshotFiles.append(file)
+            }
+            tables[tableKey] = entry
+        }
+
+        let tokensKey = agent.keys.key(for: .nodeTokens(host: agent.host, tag: command.tag))
+        let tokens = try JSONSerialization.data(withJSONObject: ["tokens": info.tokens], options: [.sortedKeys])
+        let tokensInfo = try await agent.store.put(key: tokensKey, source: .bytes(Array(tokens)))
+        let nodeFiles = [
+            NodeManifest.File(
+                fileName: "tokens.json", size: tokensInfo.size, sha256: try SHA256Digest(hex: tokensInfo.sha256 ?? ""),
+                objectKey: tokensKey)
+        ]
+
+        let manifest = NodeManifest(
+            cluster: try ClusterName(agent.configuration.cluster),
+            node: NodeManifest.Node(
+                hostID: agent.host, hostname: ProcessInfo.processInfo.hostName, datacenter: info.datacenter,
+                rack: info.rack, tokens: info.tokens, cassandraVersion: info.releaseVersion),
+            tag: command.tag, takenAt: takenAt, nodeFiles: nodeFiles,
+            tables: tables.sorted { ($0.key.keyspace, $0.key.table) < ($1.key.keyspace, $1.key.table) }.map { key, value in
+                NodeManifest.Table(
+                    keyspace: key.keyspace, table: key.table, tableID: key.id,
+                    snapshotFiles: value.snapshotFiles.sorted { $0.fileName < $1.fileName },
+                    sstables: value.sstables.values
+                        .map { NodeManifest.SSTable(name: $0.name, index: $0.index, files: $0.files.sorted { $0.fileName < $1.fileName }) }
+                        .sorted { (($0.index ?? ""), $0.name) < (($1.index ?? ""), $1.name) })
+            })
+        try manifest.validate()
+        _ = try await agent.store.put(
+            key: agent.keys.key(for: .nodeManifest(host: agent.host, tag: command.tag)),
+            source: .bytes(Array(manifest.encoded())), options: PutOptions(contentType: "application/json"))
+        return manifest
+    }
+}

@@ -1,0 +1,170 @@
+import CassnapCore
+import CassnapStorage
+import CassnapStore
+import CassnapTestSupport
+import Foundation
+import Testing
+
+@testable import CassnapAgent
+
+/// The real `cassnap-agent` executable: exit codes, and `kill -9` at awkward moments.
+@Suite(.serialized) struct AgentProcessTests {
+    typealias S = AgentTestSupport
+
+    static func writeConfig(_ c: AgentConfiguration, to url: URL) throws {
+        var yaml = "dataDirectories: [\(c.dataDirectories.map { "\"\($0)\"" }.joined(separator: ", "))]\n"
+        yaml += "store: \"\(c.store!)\"\nstateDirectory: \"\(c.stateDirectory)\"\ncluster: \(c.cluster)\n"
+        yaml += "hostID: \(c.hostID!)\nreconcileInterval: 10m\nlogLevel: info\n"
+        try yaml.write(to: url, atomically: true, encoding: .utf8)
+    }
+
+    static func launch(_ arguments: [String], environment: [String: String] = [:], log: URL) throws -> Process
+    {
+        let process = Process()
+        process.executableURL = try TestBinaries.url(for: "cassnap-agent")
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        handle.seekToEndOfFile()
+        process.standardError = handle
+        process.standardOutput = handle
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    static func waitForExit(_ process: Process, timeout: Double) async -> Bool {
+        await S.waitUntil(timeout: timeout) { !process.isRunning }
+    }
+
+    @Test func runOnceExitCodes() async throws {
+        try await TemporaryDirectory.with { root in
+            let node = try AgentStormTests.buildNode(root, keyspaces: 1, tables: 2, sstables: 2)
+            try FakeNodetool(dataDirectories: node.dataDirectories).snapshot(tag: "once")
+            let storeURL = "file://" + root.appendingPathComponent("bucket").path
+            let binary = try TestBinaries.url(for: "cassnap-agent")
+            let base = [
+                "run", "--once", "--data-dir", node.dataDirectories[0].path, "--store", storeURL,
+                "--state-dir",
+                root.appendingPathComponent("state").path, "--host-id", S.hostID, "--cluster", S.cluster,
+            ]
+            let ok = try Subprocess.run(binary, base)
+            #expect(ok.exitCode == 0, "\(ok.standardOutput)\(ok.standardError)")
+            #expect(ok.standardOutput.contains("uploaded 36 files"), "\(ok.standardOutput)")
+
+            // An uncommitted live SSTable in tablesnap mode: not everything could ship.
+            let directory = node.tables[0].directories[0]
+            let prefix = directory.appendingPathComponent("nb-9-big-").path
+            try "ADD:[\(prefix),0,8][1]\n".write(
+                to: directory.appendingPathComponent("nb_txn_flush_1.log"), atomically: false, encoding: .utf8
+            )
+            try "x".write(toFile: prefix + "Data.db", atomically: false, encoding: .utf8)
+            let incomplete = try Subprocess.run(binary, base + ["--watch", "snapshots,live"])
+            #expect(incomplete.exitCode == AgentCommand.Exit.incomplete)
+            #expect(incomplete.standardOutput.contains("incomplete: \(prefix)Data.db"))
+
+            let badFlag = try Subprocess.run(binary, base + ["--bandwidth", "fast"])
+            #expect(badFlag.exitCode == AgentCommand.Exit.badConfiguration)
+            #expect(badFlag.standardError.contains("--bandwidth"))
+            let config = root.appendingPathComponent("bad.yaml")
+            try "store: file:///tmp/x\nwatch:\n  snapshot: true\n".write(
+                to: config, atomically: true, encoding: .utf8)
+            let badFile = try Subprocess.run(binary, ["run", "--once", "--config", config.path])
+            #expect(badFile.exitCode == AgentCommand.Exit.badConfiguration)
+            #expect(
+                badFile.standardError.contains("\(config.path): watch.snapshot: unknown key"),
+                "\(badFile.standardError)")
+        }
+    }
+
+    @Test func killDuringAStormLosesAndDuplicatesNothing() async throws {
+        try await TemporaryDirectory.with { root in
+            let node = try AgentStormTests.buildNode(root, keyspaces: 2, tables: 25, sstables: 10)
+            let storeURL = "file://" + root.appendingPathComponent("bucket").path
+            let stateURL = root.appendingPathComponent("state")
+            var c = S.configuration(node: node, store: storeURL, state: stateURL)
+            c.upload.concurrency = 2
+            let config = root.appendingPathComponent("agent.yaml")
+            try Self.writeConfig(c, to: config)
+            let log = root.appendingPathComponent("agent.log")
+            let first = try Self.launch(["run", "--config", config.path], log: log)
+            defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
+            try await AgentStormTests.storm(node, tag: "storm", flushes: 5)
+            let roots = node.dataDirectories.map(\.path)
+            let expected = S.expectedFiles(roots)
+            let state = try AgentState(directory: stateURL.path)
+            let started = try await S.waitUntil(timeout: 120) {
+                (try state.statusCounts()[.uploaded] ?? 0) >= min(1000, expected.count / 4)
+            }
+            #expect(started)
+            kill(first.processIdentifier, SIGKILL)
+            #expect(await Self.waitForExit(first, timeout: 10))
+            #expect((try state.statusCounts()[.uploaded] ?? 0) < expected.count, "killed too late to matter")
+
+            let second = try Self.launch(["run", "--config", config.path], log: log)
+            defer { if second.isRunning { kill(second.processIdentifier, SIGKILL) } }
+            let done = try await S.waitUntil(timeout: 300) {
+                let counts = try state.statusCounts()
+                return counts[.pending, default: 0] == 0 && counts[.uploaded, default: 0] >= expected.count
+            }
+            #expect(done, "\((try? state.statusCounts()) ?? [:])")
+            kill(second.processIdentifier, SIGTERM)
+            #expect(await Self.waitForExit(second, timeout: 30))
+            #expect(second.terminationStatus == 0)
+            try await AgentStormTests.checkStore(
+                try ObjectStoreFactory.open(url: storeURL), roots: roots, expected: expected)
+        }
+    }
+
+    @Test(.enabled(if: TestServers.s3Enabled)) func killDuringAMultipartUploadResumesIt() async throws {
+        try await TemporaryDirectory.with { root in
+            var builder = CassandraDataBuilder.Configuration()
+            builder.keyspaces = 1
+            builder.tablesPerKeyspace = 1
+            builder.sstablesPerTable = 1
+            builder.largeSSTables = 1
+            builder.largeDataSize = 40 << 20
+            builder.hostID = UUID(uuidString: S.hostID)
+            let node = try CassandraDataBuilder(
+                root: root.appendingPathComponent("node"), configuration: builder
+            ).build()
+            try FakeNodetool(dataDirectories: node.dataDirectories).snapshot(tag: "big")
+            let (storeURL, environment) = try S.motoBucket("agent-multipart")
+            let stateURL = root.appendingPathComponent("state")
+            let config = root.appendingPathComponent("agent.yaml")
+            try Self.writeConfig(S.configuration(node: node, store: storeURL, state: stateURL), to: config)
+            let slow = [
+                "run", "--config", config.path, "--bandwidth", "4MiB/s", "--part-size", "5MiB",
+                "--multipart-threshold", "8MiB", "--concurrency", "1",
+            ]
+            let log = root.appendingPathComponent("agent.log")
+            let first = try Self.launch(slow, environment: environment, log: log)
+            defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
+            let state = try AgentState(directory: stateURL.path)
+            let sessionSaved = try await S.waitUntil(timeout: 60) { try state.uploadSessionCount() > 0 }
+            #expect(sessionSaved)
+            let session = try await SQLiteUploadSessionStore(state: state).anySession()
+            try await Task.sleep(for: .seconds(3))  // a few parts in
+            kill(first.processIdentifier, SIGKILL)
+            #expect(await Self.waitForExit(first, timeout: 10))
+
+            let second = try Self.launch(slow, environment: environment, log: log)
+            defer { if second.isRunning { kill(second.processIdentifier, SIGKILL) } }
+            // The restarted agent continues the same multipart upload.
+            #expect(try await SQLiteUploadSessionStore(state: state).anySession() == session)
+            let roots = node.dataDirectories.map(\.path)
+            let expected = S.expectedFiles(roots)
+            let done = try await S.waitUntil(timeout: 120) {
+                let counts = try state.statusCounts()
+                return counts[.pending, default: 0] == 0 && counts[.uploaded, default: 0] >= expected.count
+            }
+            #expect(done, "\((try? state.statusCounts()) ?? [:])")
+            kill(second.processIdentifier, SIGTERM)
+            #expect(await Self.waitForExit(second, timeout: 30))
+            #expect(try state.uploadSessionCount() == 0)
+            let store = try ObjectStoreFactory.open(url: storeURL, environment: environment)
+            try await AgentStormTests.checkStore(store, roots: roots, expected: expected)
+        }
+    }
+}
