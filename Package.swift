@@ -106,7 +106,10 @@ let package = Package(
         .testTarget(name: "CassnapGCSTests", dependencies: ["CassnapGCS", "CCRC32C", "CassnapCrypto", "CassnapTestSupport"]),
         .testTarget(
             name: "CassnapAgentTests",
-            dependencies: ["CassnapAgent", "CassnapCore", "CassnapStore", "CassnapStorage", "CassnapTestSupport"]),
+            dependencies: [
+                "CassnapAgent", "CassnapCore", "CassnapStore", "CassnapStorage", "CassnapS3", "CassnapCrypto",
+                "CassnapTestSupport",
+            ]),
         .testTarget(
             name: "CassnapCoordinatorTests",
             dependencies: [

@@ -1,0 +1,280 @@
+import CassnapCore
+import CassnapCrypto
+import CassnapS3
+import CassnapStore
+import CassnapTestSupport
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The whole system with real processes: a coordinator, three agents (each on its own
+/// generated data directory driven by the fake nodetool) and the real S3 server.
+@Suite(.serialized) struct ClusterEndToEndTests {
+    static let adminToken = "e2e-admin-token"
+    static let agentToken = "e2e-agent-token"
+
+    /// One running cluster: processes are stopped by `stop()`, files removed with the directory.
+    final class Cluster: @unchecked Sendable {
+        let dir: URL
+        let port: Int
+        let bucket: String
+        let store: S3ObjectStore
+        let endpoint: String
+        var coordinator: Process?
+        var agents: [Int: Process] = [:]
+        var nodes: [CassandraNodeFixture] = []
+
+        init(dir: URL) async throws {
+            self.dir = dir
+            endpoint = try TestServers.requireS3()
+            port = try Self.freePort()
+            bucket = "cassnap-e2e-\(UInt32.random(in: 0...UInt32.max))"
+            store = try S3ObjectStore(
+                configuration: S3ObjectStore.Configuration(
+                    bucket: bucket, prefix: "backups", endpoint: endpoint,
+                    credentials: StaticCredentialsProvider(accessKeyId: "testing", secretAccessKey: "testing")))
+            try await store.createBucket()
+            let yaml = """
+                listen: 127.0.0.1:\(port)
+                database: \(dir.path)/catalog.sqlite
+                store: s3://\(bucket)/backups
+                cluster: e2e
+                snapshots:
+                  deadline_seconds: 20
+                  live_node_seconds: 60
+                  clear_after_upload: false
+                """
+            try yaml.write(to: dir.appendingPathComponent("coordinator.yaml"), atomically: true, encoding: .utf8)
+            for n in 1...3 {
+                var configuration = CassandraDataBuilder.Configuration()
+                configuration.keyspaces = 2
+                configuration.tablesPerKeyspace = 2
+                configuration.sstablesPerTable = 3
+                configuration.seed = UInt64(n)
+                configuration.hostID = UUID()
+                let node = try CassandraDataBuilder(
+                    root: dir.appendingPathComponent("node\(n)"), configuration: configuration
+                ).build()
+                let wrapper = node.root.appendingPathComponent("nodetool").path
+                try """
+                #!/bin/sh
+                FAKE_NODETOOL_DATA_DIR=\(node.dataDirectories[0].path) exec \(try TestBinaries.url(for: "fake-nodetool").path) "$@"
+
+                """.write(toFile: wrapper, atomically: true, encoding: .utf8)
+                chmod(wrapper, 0o755)
+                nodes.append(node)
+            }
+        }
+
+        var baseURL: String { "http://127.0.0.1:\(port)" }
+
+        var environment: [String: String] {
+            ProcessInfo.processInfo.environment.merging([
+                "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_REGION": "us-east-1", "CASSNAP_AGENT_TOKEN": ClusterEndToEndTests.agentToken,
+                "CASSNAP_ADMIN_TOKEN": ClusterEndToEndTests.adminToken, "CASSNAP_COORDINATOR": baseURL,
+                "CASSNAP_TOKEN": ClusterEndToEndTests.adminToken,
+            ]) { $1 }
+        }
+
+        func startCoordinator() throws {
+            coordinator = try launch(
+                "cassnap-coordinator", ["run", "--config", dir.appendingPathComponent("coordinator.yaml").path],
+                log: "coordinator.log")
+        }
+
+        func startAgent(_ n: Int) throws {
+            let node = nodes[n - 1]
+            agents[n] = try launch(
+                "cassnap-agent",
+                [
+                    "run", "--data-dir", node.dataDirectories[0].path, "--store", "s3://\(bucket)/backups",
+                    "--state-dir", node.root.appendingPathComponent("agent-state").path, "--coordinator", baseURL,
+                    "--token", ClusterEndToEndTests.agentToken, "--nodetool",
+                    node.root.appendingPathComponent("nodetool").path, "--cluster", "e2e",
+                ], log: "agent\(n).log")
+        }
+
+        func launch(_ name: String, _ arguments: [String], log: String) throws -> Process {
+            let process = Process()
+            process.executableURL = try TestBinaries.url(for: name)
+            process.arguments = arguments
+            process.environment = environment
+            let path = dir.appendingPathComponent(log).path
+            FileManager.default.createFile(atPath: path, contents: nil)
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            handle.seekToEndOfFile()
+            process.standardOutput = handle
+            process.standardError = handle
+            try process.run()
+            return process
+        }
+
+        func kill9(_ process: Process?) {
+            guard let process, process.isRunning else { return }
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+
+        func stop() {
+            for process in [coordinator].compactMap({ $0 }) + Array(agents.values) where process.isRunning {
+                process.terminate()
+            }
+            for process in [coordinator].compactMap({ $0 }) + Array(agents.values) { process.waitUntilExit() }
+        }
+
+        func cli(_ arguments: [String]) throws -> Subprocess.Result {
+            try Subprocess.run(TestBinaries.url(for: "cassnap"), arguments, environment: environment)
+        }
+
+        /// Waits (bounded) until `count` agents are registered with a heartbeat.
+        func waitForNodes(_ count: Int) async throws {
+            for _ in 0..<120 {
+                let result = try cli(["nodes", "--json"])
+                if result.exitCode == 0,
+                    let nodes = try? JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [[String: Any]],
+                    nodes.filter({ $0["lastHeartbeat"] != nil }).count >= count
+                {
+                    return
+                }
+                try await Task.sleep(for: .milliseconds(500))
+            }
+            Issue.record("agents did not register; logs in \(dir.path)")
+        }
+
+        /// SSTable component files in every node's `snapshots/<tag>/`, as (host, file name, size, sha256).
+        func snapshotFilesOnDisk(tag: String, nodes indices: [Int]) throws -> Set<String> {
+            var result = Set<String>()
+            for n in indices {
+                let node = nodes[n - 1]
+                let host = node.hostID!.uuidString.lowercased()
+                let root = node.dataDirectories[0].path
+                let walker = FileManager.default.enumerator(atPath: root)
+                while let relative = walker?.nextObject() as? String {
+                    guard relative.contains("/snapshots/\(tag)/") else { continue }
+                    let name = (relative as NSString).lastPathComponent
+                    guard name != "manifest.json", name != "schema.cql" else { continue }
+                    let path = root + "/" + relative
+                    var st = stat()
+                    guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
+                    let fd = open(path, O_RDONLY)
+                    defer { close(fd) }
+                    let sha = try Digest.hashFile(.sha256, fd: fd).hexString
+                    result.insert("\(host) \(name) \(st.st_size) \(sha)")
+                }
+            }
+            return result
+        }
+
+        /// What `cassnap snapshot sstables --json` lists, in the same form, plus the object keys.
+        func listedFiles(tag: String) throws -> (files: Set<String>, objects: [(key: String, size: Int64, sha: String)]) {
+            let result = try cli(["snapshot", "sstables", tag, "--json"])
+            #expect(result.exitCode == 0, "\(result.standardError)")
+            let rows = try #require(try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [[String: Any]])
+            var files = Set<String>()
+            var objects: [(String, Int64, String)] = []
+            for row in rows {
+                let host = try #require(row["hostID"] as? String)
+                for component in try #require(row["components"] as? [[String: Any]]) {
+                    let name = try #require(component["fileName"] as? String)
+                    let size = try #require(component["size"] as? Int)
+                    let sha = try #require(component["sha256"] as? String)
+                    files.insert("\(host) \(name) \(size) \(sha)")
+                    objects.append((try #require(component["objectKey"] as? String), Int64(size), sha))
+                }
+            }
+            return (files, objects)
+        }
+
+        static func freePort() throws -> Int {
+            let server = try StubHTTPServer { _ in .init() }
+            defer { server.stop() }
+            return Int(server.port)
+        }
+    }
+
+    func status(_ cluster: Cluster, _ tag: String) throws -> [String: Any] {
+        let result = try cluster.cli(["snapshot", "show", tag, "--json"])
+        return (try? JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any]) ?? [:]
+    }
+
+    @Test(.enabled(if: TestServers.s3Enabled, "needs moto_server: run `make test`"))
+    func aClusterSnapshotListsExactlyTheSnapshotFilesAndTheBucketHoldsThem() async throws {
+        try await TemporaryDirectory.with { dir in
+            let cluster = try await Cluster(dir: dir)
+            defer { cluster.stop() }
+            try cluster.startCoordinator()
+            for n in 1...3 { try cluster.startAgent(n) }
+            try await cluster.waitForNodes(3)
+
+            let create = try cluster.cli(["snapshot", "create", "--in", "3s", "--tag", "e2e-1", "--wait"])
+            #expect(create.exitCode == 0, "create --wait: \(create.standardOutput) \(create.standardError)")
+
+            let onDisk = try cluster.snapshotFilesOnDisk(tag: "e2e-1", nodes: [1, 2, 3])
+            let listed = try cluster.listedFiles(tag: "e2e-1")
+            #expect(!onDisk.isEmpty)
+            #expect(listed.files == onDisk, "listed and on-disk snapshot files differ")
+            for object in listed.objects {
+                // Object keys are relative to the store URL the agents and coordinator share.
+                let head = try await cluster.store.head(key: object.key)
+                #expect(head.size == object.size, "\(object.key)")
+                #expect(head.sha256 == object.sha, "\(object.key)")
+            }
+        }
+    }
+
+    @Test(.enabled(if: TestServers.s3Enabled, "needs moto_server: run `make test`"))
+    func aNodeDownMakesThePartialSetNameItAndLaterSnapshotsComplete() async throws {
+        try await TemporaryDirectory.with { dir in
+            let cluster = try await Cluster(dir: dir)
+            defer { cluster.stop() }
+            try cluster.startCoordinator()
+            for n in 1...3 { try cluster.startAgent(n) }
+            try await cluster.waitForNodes(3)
+
+            cluster.kill9(cluster.agents[3])
+            let create = try cluster.cli(["snapshot", "create", "--in", "2s", "--tag", "e2e-down", "--wait"])
+            #expect(create.exitCode == 4, "partial expected: \(create.standardOutput) \(create.standardError)")
+            let show = try status(cluster, "e2e-down")
+            let down = cluster.nodes[2].hostID!.uuidString.lowercased()
+            let nodes = (show["nodes"] as? [[String: Any]]) ?? []
+            let failed = nodes.filter { ($0["status"] as? String) != "complete" }.compactMap { $0["hostID"] as? String }
+            #expect(failed == [down], "the partial set must name the node that was down")
+
+            try cluster.startAgent(3)
+            let again = try cluster.cli(["snapshot", "create", "--in", "3s", "--tag", "e2e-back", "--wait"])
+            #expect(again.exitCode == 0, "\(again.standardOutput) \(again.standardError)")
+            #expect(try cluster.listedFiles(tag: "e2e-back").files == cluster.snapshotFilesOnDisk(tag: "e2e-back", nodes: [1, 2, 3]))
+        }
+    }
+
+    @Test(.enabled(if: TestServers.s3Enabled, "needs moto_server: run `make test`"))
+    func aCoordinatorKilledDuringASnapshotCompletesItAfterRestart() async throws {
+        try await TemporaryDirectory.with { dir in
+            let cluster = try await Cluster(dir: dir)
+            defer { cluster.stop() }
+            try cluster.startCoordinator()
+            for n in 1...3 { try cluster.startAgent(n) }
+            try await cluster.waitForNodes(3)
+
+            let create = try cluster.cli(["snapshot", "create", "--in", "3s", "--tag", "e2e-kill"])
+            #expect(create.exitCode == 0, "\(create.standardError)")
+            try await Task.sleep(for: .milliseconds(1500))  // agents have the command; the instant is ahead
+            cluster.kill9(cluster.coordinator)
+            try await Task.sleep(for: .seconds(4))  // the instant passes; reports wait in the outboxes
+            try cluster.startCoordinator()
+
+            var final = ""
+            for _ in 0..<60 {
+                final = (try status(cluster, "e2e-kill")["summary"] as? [String: Any])?["status"] as? String ?? ""
+                if final == "complete" || final == "partial" || final == "failed" { break }
+                try await Task.sleep(for: .milliseconds(500))
+            }
+            #expect(final == "complete", "logs in \(dir.path)")
+            #expect(try cluster.listedFiles(tag: "e2e-kill").files == cluster.snapshotFilesOnDisk(tag: "e2e-kill", nodes: [1, 2, 3]))
+        }
+    }
+}
