@@ -139,6 +139,52 @@ package enum AdminAPI {
         }
     }
 
+    /// One page of a list answer: `{"items": [...], "next": "<cursor>" | null}`. Pass `next` as
+    /// `?after=` to get the following page; `next` is null on the last page. Cursors are opaque
+    /// and only valid for the same endpoint and filters.
+    package struct Page<Item: Codable & Sendable & Hashable>: Codable, Sendable, Hashable {
+        package var items: [Item]
+        package var next: String?
+
+        package init(items: [Item], next: String?) {
+            self.items = items
+            self.next = next
+        }
+
+        private enum CodingKeys: String, CodingKey { case items, next }
+
+        package init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            items = try c.decode([Item].self, forKey: .items)
+            next = try c.decodeIfPresent(String.self, forKey: .next)
+        }
+
+        /// `next` is always present, null on the last page.
+        package func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(items, forKey: .items)
+            try c.encode(next, forKey: .next)
+        }
+    }
+
+    /// `?limit=` of a paged endpoint: the default when absent and the largest accepted value.
+    package struct PageLimit: Sendable, Hashable {
+        package var defaultValue: Int
+        package var maximum: Int
+
+        package init(defaultValue: Int, maximum: Int) {
+            self.defaultValue = defaultValue
+            self.maximum = maximum
+        }
+
+        /// `GET /v1/snapshots/{id}/sstables`, counted in SSTables.
+        package static let snapshotSSTables = PageLimit(defaultValue: 5_000, maximum: 50_000)
+        /// `GET /v1/snapshots`.
+        package static let snapshots = PageLimit(defaultValue: 500, maximum: 5_000)
+        /// `GET /v1/nodes/{node}/sstables`.
+        package static let liveSSTables = PageLimit(defaultValue: 5_000, maximum: 50_000)
+    }
+
     /// `GET /v1/nodes`
     package struct Node: Codable, Sendable, Hashable {
         package var hostID: HostID

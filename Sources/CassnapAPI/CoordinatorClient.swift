@@ -59,8 +59,16 @@ package struct CoordinatorClient: Sendable {
         try await call("POST", "/v1/snapshots", body: request)
     }
 
+    /// One page of snapshots, oldest first; pass the page's `next` as `after` for the following one.
+    package func snapshotsPage(after: String? = nil, limit: Int? = nil) async throws
+        -> AdminAPI.Page<AdminAPI.SnapshotSummary>
+    {
+        try await call("GET", "/v1/snapshots", query: [("limit", limit.map(String.init)), ("after", after)])
+    }
+
+    /// Every snapshot, oldest first, fetched page by page.
     package func listSnapshots() async throws -> [AdminAPI.SnapshotSummary] {
-        try await call("GET", "/v1/snapshots")
+        try await collect { try await snapshotsPage(after: $0) }
     }
 
     /// `ref` is a snapshot id or tag.
@@ -68,12 +76,40 @@ package struct CoordinatorClient: Sendable {
         try await call("GET", "/v1/snapshots/\(Self.escape(ref))")
     }
 
+    /// One page of the SSTables that form a snapshot, ordered by node, keyspace, table, SSTable.
+    /// `limit` counts SSTables (server default 5,000, at most 50,000); pass the page's `next` as
+    /// `after` for the following page, with the same filters.
+    package func snapshotSSTablesPage(
+        _ ref: String, node: String? = nil, keyspace: String? = nil, table: String? = nil,
+        after: String? = nil, limit: Int? = nil
+    ) async throws -> AdminAPI.Page<AdminAPI.SnapshotSSTable> {
+        try await call(
+            "GET", "/v1/snapshots/\(Self.escape(ref))/sstables",
+            query: [
+                ("node", node), ("keyspace", keyspace), ("table", table), ("limit", limit.map(String.init)),
+                ("after", after),
+            ])
+    }
+
+    /// Every page of a snapshot's SSTables, one after the other, as they arrive: memory holds
+    /// one page at a time. The stream ends after the last page or with the first error; the next
+    /// page is requested only when the consumer asks for it.
+    package func snapshotSSTablePages(
+        _ ref: String, node: String? = nil, keyspace: String? = nil, table: String? = nil, limit: Int? = nil
+    ) -> AsyncThrowingStream<AdminAPI.Page<AdminAPI.SnapshotSSTable>, any Error> {
+        pages { after in
+            try await snapshotSSTablesPage(
+                ref, node: node, keyspace: keyspace, table: table, after: after, limit: limit)
+        }
+    }
+
+    /// Every SSTable of a snapshot in one array: fine for small sets, see `snapshotSSTablePages`.
     package func snapshotSSTables(
         _ ref: String, node: String? = nil, keyspace: String? = nil, table: String? = nil
     ) async throws -> [AdminAPI.SnapshotSSTable] {
-        try await call(
-            "GET", "/v1/snapshots/\(Self.escape(ref))/sstables",
-            query: [("node", node), ("keyspace", keyspace), ("table", table)])
+        try await collect { after in
+            try await snapshotSSTablesPage(ref, node: node, keyspace: keyspace, table: table, after: after)
+        }
     }
 
     package func deleteSnapshot(_ ref: String) async throws -> AdminAPI.SnapshotSummary {
@@ -84,10 +120,18 @@ package struct CoordinatorClient: Sendable {
         try await call("GET", "/v1/nodes")
     }
 
-    /// `node` is a host ID or hostname.
-    package func liveSSTables(node: String, at: Date) async throws -> [AdminAPI.LiveSSTable] {
+    /// One page of the SSTables live on `node` (host ID or hostname) at `at`.
+    package func liveSSTablesPage(node: String, at: Date, after: String? = nil, limit: Int? = nil)
+        async throws -> AdminAPI.Page<AdminAPI.LiveSSTable>
+    {
         try await call(
-            "GET", "/v1/nodes/\(Self.escape(node))/sstables", query: [("at", InstantFormat.format(at))])
+            "GET", "/v1/nodes/\(Self.escape(node))/sstables",
+            query: [("at", InstantFormat.format(at)), ("limit", limit.map(String.init)), ("after", after)])
+    }
+
+    /// Every SSTable live on `node` at `at`, fetched page by page.
+    package func liveSSTables(node: String, at: Date) async throws -> [AdminAPI.LiveSSTable] {
+        try await collect { try await liveSSTablesPage(node: node, at: at, after: $0) }
     }
 
     package func rebuildCatalog() async throws -> AdminAPI.RebuildResult {
@@ -131,9 +175,44 @@ package struct CoordinatorClient: Sendable {
         try await call("POST", "/v1/agents/\(host)/manifests", body: batch)
     }
 
+    // MARK: Paging
+
+    /// Pages fetched lazily, one request per element the consumer takes.
+    private func pages<Item: Codable & Sendable & Hashable>(
+        _ fetch: @escaping @Sendable (String?) async throws -> AdminAPI.Page<Item>
+    ) -> AsyncThrowingStream<AdminAPI.Page<Item>, any Error> {
+        let state = PageState()
+        return AsyncThrowingStream(unfolding: {
+            guard !state.finished else { return nil }
+            let page = try await fetch(state.after)
+            state.after = page.next
+            state.finished = page.next == nil
+            return page
+        })
+    }
+
+    private func collect<Item: Codable & Sendable & Hashable>(
+        _ fetch: (String?) async throws -> AdminAPI.Page<Item>
+    ) async throws -> [Item] {
+        var items: [Item] = []
+        var after: String?
+        repeat {
+            let page = try await fetch(after)
+            items += page.items
+            after = page.next
+        } while after != nil
+        return items
+    }
+
     // MARK: Transport
 
     private struct Empty: Codable {}
+
+    /// The position of a page stream; AsyncThrowingStream(unfolding:) calls its closure serially.
+    private final class PageState: @unchecked Sendable {
+        var after: String?
+        var finished = false
+    }
 
     /// Sends raw bytes and returns status and body: for tests that send malformed input.
     package func raw(

@@ -62,9 +62,48 @@ package struct CoordinatorSession: Sendable {
 
     /// JSON with the API's coding, pretty-printed for people who pipe it into `jq`.
     package func printJSON<T: Encodable>(_ value: T) throws {
+        print(try JSONOutput.pretty(value))
+    }
+}
+
+/// How the CLI prints JSON: `--json` pretty-printed (an array may be streamed page by page and
+/// reads exactly like one printed at once), `--ndjson` one compact object per line.
+package enum JSONOutput {
+    package static func pretty<T: Encodable>(_ value: T) throws -> String {
         let encoder = APICoding.encoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    package static func compact<T: Encodable>(_ value: T) throws -> String {
+        let encoder = APICoding.encoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    /// Prints a pretty-printed JSON array element by element: `[`, the elements indented as the
+    /// encoder nests them, `,` between them, `]`. Text is handed to `write` as it is ready.
+    package struct ArrayStream {
+        private let write: (String) -> Void
+        private var count = 0
+
+        package init(write: @escaping (String) -> Void) { self.write = write }
+
+        package mutating func append<T: Encodable>(contentsOf elements: [T]) throws {
+            guard !elements.isEmpty else { return }
+            var text = ""
+            for element in elements {
+                text += count == 0 ? "[\n" : ",\n"
+                text += try pretty(element).split(separator: "\n", omittingEmptySubsequences: false)
+                    .map { "  " + $0 }.joined(separator: "\n")
+                count += 1
+            }
+            write(text)
+        }
+
+        package func finish() throws {
+            write(count == 0 ? try pretty([String]()) + "\n" : "\n]\n")
+        }
     }
 }
 
@@ -135,18 +174,31 @@ package struct TextTable {
     package mutating func add(_ cells: String...) { rows.append(cells) }
 
     package func render() -> String {
+        ([line(headers, widths: widths)] + rows.map { line($0, widths: widths) }).joined(separator: "\n")
+    }
+
+    /// Each column's width: its widest cell or header.
+    package var widths: [Int] {
         var widths = headers.map(\.count)
         for row in rows {
             for (i, cell) in row.enumerated() where i < widths.count {
                 widths[i] = max(widths[i], cell.count)
             }
         }
-        func line(_ cells: [String]) -> String {
-            cells.enumerated().map { i, cell in
-                i == cells.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
-            }.joined(separator: "  ")
-        }
-        return ([line(headers)] + rows.map(line)).joined(separator: "\n")
+        return widths
+    }
+
+    /// The rows alone, padded to `widths` (a cell wider than its column pushes the rest right):
+    /// later pages of a table printed page by page keep the first page's columns.
+    package func renderRows(widths: [Int]) -> String {
+        rows.map { line($0, widths: widths) }.joined(separator: "\n")
+    }
+
+    private func line(_ cells: [String], widths: [Int]) -> String {
+        cells.enumerated().map { i, cell in
+            i == cells.count - 1 || i >= widths.count
+                ? cell : cell.padding(toLength: max(widths[i], cell.count), withPad: " ", startingAt: 0)
+        }.joined(separator: "  ")
     }
 }
 

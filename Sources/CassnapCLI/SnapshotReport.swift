@@ -40,20 +40,47 @@ package enum SnapshotReport {
     }
 
     package static func sstables(_ sstables: [AdminAPI.SnapshotSSTable]) -> String {
-        guard !sstables.isEmpty else { return "no SSTables" }
-        var table = TextTable(
-            "NODE", "KEYSPACE", "TABLE", "SSTABLE", "COMPONENT", "SIZE", "SHA256", "OBJECT KEY")
-        for t in sstables {
-            let name = t.index.map { "\(t.table).\($0)" } ?? t.table
-            for c in t.components {
-                table.add(
-                    t.hostname.isEmpty ? t.hostID.description : t.hostname, t.keyspace, name, t.sstable,
-                    component(c.fileName, of: t.sstable), "\(c.size)", c.sha256, c.objectKey)
+        var printer = SSTableTable()
+        return ([printer.add(sstables)].compactMap { $0 } + [printer.summary]).joined(separator: "\n")
+    }
+
+    /// `snapshot sstables` as a table printed page by page: the first page sets the columns
+    /// (later, wider cells push their row right), the totals line comes last. One page prints
+    /// exactly like the whole table at once.
+    package struct SSTableTable {
+        private var widths: [Int]?
+        private var sstables = 0
+        private var files = 0
+        private var bytes: Int64 = 0
+
+        package init() {}
+
+        /// The lines for one page, the header with the first rows; nil for an empty page.
+        package mutating func add(_ page: [AdminAPI.SnapshotSSTable]) -> String? {
+            guard !page.isEmpty else { return nil }
+            var table = TextTable(
+                "NODE", "KEYSPACE", "TABLE", "SSTABLE", "COMPONENT", "SIZE", "SHA256", "OBJECT KEY")
+            for t in page {
+                let name = t.index.map { "\(t.table).\($0)" } ?? t.table
+                for c in t.components {
+                    table.add(
+                        t.hostname.isEmpty ? t.hostID.description : t.hostname, t.keyspace, name, t.sstable,
+                        SnapshotReport.component(c.fileName, of: t.sstable), "\(c.size)", c.sha256,
+                        c.objectKey)
+                    files += 1
+                    bytes += c.size
+                }
             }
+            sstables += page.count
+            if let widths { return table.renderRows(widths: widths) }
+            widths = table.widths
+            return table.render()
         }
-        let files = sstables.reduce(0) { $0 + $1.components.count }
-        let bytes = sstables.reduce(Int64(0)) { $0 + $1.components.reduce(0) { $0 + $1.size } }
-        return table.render() + "\n\(sstables.count) SSTables, \(files) files, \(Format.bytes(bytes))"
+
+        /// `8 SSTables, 32 files, 1.2 MiB`, or `no SSTables`.
+        package var summary: String {
+            sstables == 0 ? "no SSTables" : "\(sstables) SSTables, \(files) files, \(Format.bytes(bytes))"
+        }
     }
 
     /// `nb-42-big-Data.db` of `nb-42-big` → `Data.db`.

@@ -29,9 +29,10 @@ struct AdminController<Context: RequestContext> {
     }
 
     @Sendable func list(_ request: Request, context: Context) async throws -> JSONReply<
-        [AdminAPI.SnapshotSummary]
+        AdminAPI.Page<AdminAPI.SnapshotSummary>
     > {
-        JSONReply(try await catalog.summaries())
+        let page = try request.pageRequest(.snapshots, key: SnapshotListKey.self)
+        return JSONReply(try await catalog.summaries(page: page).reply)
     }
 
     @Sendable func show(_ request: Request, context: Context) async throws -> JSONReply<
@@ -53,8 +54,9 @@ struct AdminController<Context: RequestContext> {
     }
 
     @Sendable func sstables(_ request: Request, context: Context) async throws -> JSONReply<
-        [AdminAPI.SnapshotSSTable]
+        AdminAPI.Page<AdminAPI.SnapshotSSTable>
     > {
+        let page = try request.pageRequest(.snapshotSSTables, key: SSTableKey.self)
         let id = try await snapshotID(context)
         let query = request.uri.queryParameters
         var filter = SSTableFilter()
@@ -85,7 +87,16 @@ struct AdminController<Context: RequestContext> {
             }
             filter.table = parts.last
         }
-        return JSONReply(try await catalog.sstables(id, filter: filter))
+        // A cursor of another filter would skip or repeat SSTables.
+        if let after = page.after,
+            filter.host.map({ $0.description != after.host }) ?? false
+                || filter.keyspace.map({ $0 != after.keyspace }) ?? false
+                || filter.table.map({ $0 != after.table }) ?? false
+        {
+            throw APIError.invalidField(
+                "after", "the cursor belongs to another node, keyspace or table filter than this request's")
+        }
+        return JSONReply(try await catalog.sstables(id, filter: filter, page: page).reply)
     }
 
     @Sendable func nodes(_ request: Request, context: Context) async throws -> JSONReply<[AdminAPI.Node]> {
@@ -93,9 +104,10 @@ struct AdminController<Context: RequestContext> {
     }
 
     @Sendable func liveSSTables(_ request: Request, context: Context) async throws -> JSONReply<
-        [AdminAPI.LiveSSTable]
+        AdminAPI.Page<AdminAPI.LiveSSTable>
     > {
         let ref = context.parameters.get("node") ?? ""
+        let page = try request.pageRequest(.liveSSTables, key: LiveSSTableKey.self)
         guard let text = request.uri.queryParameters["at"].map(String.init) else {
             throw APIError.invalidField("at", "the instant is required, e.g. ?at=2026-11-23T02:00:00Z")
         }
@@ -106,7 +118,7 @@ struct AdminController<Context: RequestContext> {
         guard let host = try await catalog.resolveNode(ref), try await catalog.isRegistered(host) else {
             throw APIError.notFound("node", ref)
         }
-        return JSONReply(try await catalog.liveSSTables(host, at: instant))
+        return JSONReply(try await catalog.liveSSTables(host, at: instant, page: page).reply)
     }
 
     @Sendable func rebuild(_ request: Request, context: Context) async throws -> JSONReply<

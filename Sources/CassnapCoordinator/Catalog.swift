@@ -37,9 +37,15 @@ package protocol Catalog: Sendable {
     /// A snapshot id or a tag.
     func resolveSnapshot(_ ref: String) async throws -> SnapshotID?
     func record(_ id: SnapshotID) async throws -> ClusterSnapshotRecord?
-    func summaries() async throws -> [AdminAPI.SnapshotSummary]
+    /// Snapshots ordered by requested instant, then tag.
+    func summaries(page: PageRequest<SnapshotListKey>) async throws
+        -> CatalogPage<AdminAPI.SnapshotSummary, SnapshotListKey>
     func detail(_ id: SnapshotID) async throws -> AdminAPI.SnapshotDetail?
-    func sstables(_ id: SnapshotID, filter: SSTableFilter) async throws -> [AdminAPI.SnapshotSSTable]
+    /// SSTables ordered by node, keyspace, table, index, SSTable; `page.limit` counts SSTables.
+    /// Every page costs O(page) except with a keyspace-only or table-only filter and no node,
+    /// which scans the snapshot's other keyspaces/tables between matches.
+    func sstables(_ id: SnapshotID, filter: SSTableFilter, page: PageRequest<SSTableKey>) async throws
+        -> CatalogPage<AdminAPI.SnapshotSSTable, SSTableKey>
     /// Applies verified manifest reports of one node in one transaction.
     func applyNodeOutcomes(reportID: String, host: HostID, outcomes: [NodeOutcome], at now: Date) async throws
         -> AgentAPI.ReportReceipt
@@ -51,10 +57,52 @@ package protocol Catalog: Sendable {
     func deleteSnapshot(_ id: SnapshotID) async throws -> AdminAPI.SnapshotSummary?
 
     // Live SSTables
-    func liveSSTables(_ host: HostID, at instant: Date) async throws -> [AdminAPI.LiveSSTable]
+    /// Ordered by keyspace, table, SSTable.
+    func liveSSTables(_ host: HostID, at instant: Date, page: PageRequest<LiveSSTableKey>) async throws
+        -> CatalogPage<AdminAPI.LiveSSTable, LiveSSTableKey>
 
     /// Replaces every snapshot, its nodes and files with what the bucket holds.
     func replaceSnapshots(with contents: BucketContents) async throws -> AdminAPI.RebuildResult
+}
+
+extension Catalog {
+    /// Every snapshot, page by page: for tests and small catalogs.
+    package func summaries() async throws -> [AdminAPI.SnapshotSummary] {
+        try await all {
+            try await summaries(page: PageRequest(after: $0, limit: AdminAPI.PageLimit.snapshots.maximum))
+        }
+    }
+
+    /// Every SSTable of a snapshot, page by page: for tests and small snapshots.
+    package func sstables(_ id: SnapshotID, filter: SSTableFilter) async throws -> [AdminAPI.SnapshotSSTable]
+    {
+        try await all {
+            try await sstables(
+                id, filter: filter,
+                page: PageRequest(after: $0, limit: AdminAPI.PageLimit.snapshotSSTables.maximum))
+        }
+    }
+
+    /// Every live SSTable at `instant`, page by page: for tests.
+    package func liveSSTables(_ host: HostID, at instant: Date) async throws -> [AdminAPI.LiveSSTable] {
+        try await all {
+            try await liveSSTables(
+                host, at: instant,
+                page: PageRequest(after: $0, limit: AdminAPI.PageLimit.liveSSTables.maximum))
+        }
+    }
+
+    private func all<Item, Key>(_ fetch: (Key?) async throws -> CatalogPage<Item, Key>) async throws -> [Item]
+    {
+        var items: [Item] = []
+        var after: Key?
+        repeat {
+            let page = try await fetch(after)
+            items += page.items
+            after = page.next
+        } while after != nil
+        return items
+    }
 }
 
 package enum CatalogError: Error, CustomStringConvertible, Sendable {
@@ -89,6 +137,21 @@ package struct SnapshotFile: Sendable, Hashable {
     package var size: Int64
     package var sha256: String
     package var objectKey: String
+
+    package init(
+        keyspace: String, table: String, tableID: TableID?, index: String?, sstable: String, fileName: String,
+        size: Int64, sha256: String, objectKey: String
+    ) {
+        self.keyspace = keyspace
+        self.table = table
+        self.tableID = tableID
+        self.index = index
+        self.sstable = sstable
+        self.fileName = fileName
+        self.size = size
+        self.sha256 = sha256
+        self.objectKey = objectKey
+    }
 
     /// The SSTable files a manifest lists.
     package static func files(of manifest: NodeManifest) -> [SnapshotFile] {

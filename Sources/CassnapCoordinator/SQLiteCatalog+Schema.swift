@@ -117,6 +117,17 @@ extension SQLiteCatalog {
                     CREATE INDEX commands_by_host ON commands(host_id, snapshot_seq);
                     """)
         }
+        migrator.registerMigration("v2-paging") { db in
+            try db.execute(
+                sql: """
+                    -- `snapshot sstables --table ks.t` without a node: seek to the table, then node order.
+                    -- Unfiltered and node-filtered pages seek in the primary key.
+                    CREATE INDEX snapshot_files_by_table
+                        ON snapshot_files(snapshot_seq, keyspace, table_name, host_id, index_name, sstable, file_name);
+                    -- `snapshot list` pages: keyset on (requested_at, tag).
+                    CREATE INDEX snapshots_by_requested ON snapshots(requested_at, tag);
+                    """)
+        }
         return migrator
     }
 }

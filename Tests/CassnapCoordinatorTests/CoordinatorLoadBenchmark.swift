@@ -7,9 +7,11 @@ import Testing
 
 /// Simulated load against the real coordinator process: `nodes` agents each report `files`
 /// SSTable component files in batches, then one snapshot on every node lists them all.
-/// Prints ingest rate, `snapshot sstables` latency and the coordinator's peak RSS. Small by
-/// default so it always runs; deploy/bench/coordinator-load.sh scales it with
-/// CASSNAP_BENCH_NODES / CASSNAP_BENCH_FILES. It asserts correctness, never timing.
+/// Prints ingest rate, `snapshot sstables` latency page by page (first page, whole set, per-page
+/// median) for the full set, one node and one node's table, and the coordinator's RSS (VmHWM
+/// before and after the queries). Small by default so it always runs;
+/// deploy/bench/coordinator-load.sh scales it with CASSNAP_BENCH_NODES / CASSNAP_BENCH_FILES
+/// (CASSNAP_BENCH_PAGE sets the page size). It asserts correctness, never timing.
 @Suite("Coordinator load", .serialized)
 struct CoordinatorLoadBenchmark {
     @Test func ingestAndQueryAFullSnapshotSet() async throws {
@@ -87,8 +89,23 @@ struct CoordinatorLoadBenchmark {
             let ingestSeconds = Date().timeIntervalSince(started)
             let reports = nodeCount * filesPerNode
 
+            // Ingest at full size outlasts live_node_seconds: heartbeat again so every node is
+            // expected, and give the manifests a deadline that the verification cannot outrun.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                let nextNode = Counter()
+                for _ in 0..<workers {
+                    group.addTask {
+                        while let index = nextNode.take(below: nodes.count) {
+                            try await nodes[index].heartbeat()
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+
             // One snapshot on every node, each manifest listing all the node's files.
-            let created = try await coordinator.admin.createSnapshot(.init(delaySeconds: 1, tag: "bench"))
+            let created = try await coordinator.admin.createSnapshot(
+                .init(delaySeconds: 1, tag: "bench", deadlineSeconds: 24 * 3600))
             let manifestStarted = Date()
             try await withThrowingTaskGroup(of: Void.self) { group in
                 let nextNode = Counter()
@@ -139,36 +156,107 @@ struct CoordinatorLoadBenchmark {
             #expect(detail.summary.status == .complete)
             #expect(detail.summary.files == reports)
 
-            let queryStarted = Date()
-            let all = try await coordinator.admin.snapshotSSTables("bench")
-            let querySeconds = Date().timeIntervalSince(queryStarted)
-            #expect(all.reduce(0) { $0 + $1.components.count } == reports)
-            let oneNodeStarted = Date()
-            let oneNode = try await coordinator.admin.snapshotSSTables("bench", node: nodes[0].hostname)
-            let oneNodeSeconds = Date().timeIntervalSince(oneNodeStarted)
-            #expect(oneNode.reduce(0) { $0 + $1.components.count } == filesPerNode)
+            let pid = coordinator.pid ?? 0
+            let rssBeforeQuery = ProcessMemory(pid: pid)
 
-            let status =
-                (try? String(contentsOfFile: "/proc/\(coordinator.pid ?? 0)/status", encoding: .utf8)) ?? ""
-            let peak =
-                status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }.map(String.init) ?? "VmHWM: ?"
-            let dbBytes =
-                (try? FileManager.default.attributesOfItem(
-                    atPath: dir.appendingPathComponent("catalog.sqlite").path)[.size] as? Int) ?? 0
+            // `snapshot sstables` page by page, as the CLI reads it. Each request is timed on its
+            // own (HTTP round trip: the coordinator's SQL, JSON and transfer); decoding and the
+            // checks run outside the timed part, in this debug-built test process.
+            let pageSize =
+                Int(env["CASSNAP_BENCH_PAGE"] ?? "") ?? AdminAPI.PageLimit.snapshotSSTables.defaultValue
+            func readAll(_ query: String) async throws -> (
+                pages: [Double], sstables: Int, files: Int, wall: Double
+            ) {
+                var latencies: [Double] = []
+                var sstables = 0
+                var files = 0
+                var after: String?
+                var previous: [String]?
+                let started = Date()
+                repeat {
+                    var path = "/v1/snapshots/bench/sstables?limit=\(pageSize)\(query)"
+                    if let after { path += "&after=\(after)" }
+                    let requested = Date()
+                    let (status, body) = try await coordinator.admin.raw("GET", path)
+                    latencies.append(Date().timeIntervalSince(requested))
+                    guard status == 200 else { throw TimedOut(what: "a page: \(status) \(body.prefix(200))") }
+                    let page = try APICoding.decoder().decode(
+                        AdminAPI.Page<AdminAPI.SnapshotSSTable>.self, from: Data(body.utf8))
+                    #expect(page.items.count <= pageSize)
+                    // Strictly increasing keys across page boundaries: none repeated, none skipped.
+                    let keys = page.items.map {
+                        [$0.hostID.description, $0.keyspace, $0.table, $0.index ?? "", $0.sstable]
+                    }
+                    if let first = keys.first, let previous {
+                        #expect(previous.lexicographicallyPrecedes(first))
+                    }
+                    previous = keys.last ?? previous
+                    sstables += page.items.count
+                    files += page.items.reduce(0) { $0 + $1.components.count }
+                    after = page.next
+                } while after != nil
+                return (latencies, sstables, files, Date().timeIntervalSince(started))
+            }
+            let full = try await readAll("")
+            #expect(full.files == reports)
+            #expect(full.sstables == nodeCount * ((filesPerNode + components.count - 1) / components.count))
+            let rssAfterQuery = ProcessMemory(pid: pid)
+            let oneNode = try await readAll("&node=\(nodes[nodeCount / 2].hostname)")
+            #expect(oneNode.files == filesPerNode)
+            let oneTable = try await readAll("&table=bench.events&node=\(nodes[0].hostname)")
+            #expect(oneTable.files == filesPerNode)
+            let rssEnd = ProcessMemory(pid: pid)
+
+            let dbBytes = ["catalog.sqlite", "catalog.sqlite-wal"].reduce(0) { total, name in
+                total
+                    + ((try? FileManager.default.attributesOfItem(
+                        atPath: dir.appendingPathComponent(name).path)[.size] as? Int) ?? 0)
+            }
+            func ms(_ seconds: Double) -> String { String(format: "%.0f ms", seconds * 1000) }
+            func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+            func describe(_ r: (pages: [Double], sstables: Int, files: Int, wall: Double)) -> String {
+                """
+                \(r.sstables) SSTables / \(r.files) files in \(r.pages.count) pages: first page \(ms(r.pages[0])), \
+                all pages \(String(format: "%.1f", r.pages.reduce(0, +))) s of requests \
+                (\(String(format: "%.1f", r.wall)) s with client decoding), per page median \(ms(median(r.pages))), \
+                max \(ms(r.pages.max() ?? 0))
+                """
+            }
             print(
                 """
                 cassnap coordinator load: \(nodeCount) nodes × \(filesPerNode) file reports = \(reports) reports, \
-                batches of \(batchSize), \(workers) client workers
+                batches of \(batchSize), \(workers) client workers, pages of \(pageSize) SSTables
                   ingest:                \(String(format: "%.1f", ingestSeconds)) s, \
                 \(String(format: "%.0f", Double(reports) / ingestSeconds)) reports/s
                   manifests verified:    \(nodeCount) in \(String(format: "%.1f", manifestSeconds)) s
-                  snapshot sstables, full set (\(all.count) SSTables, \(reports) files): \
-                \(String(format: "%.3f", querySeconds)) s
-                  snapshot sstables --node (\(oneNode.count) SSTables): \(String(format: "%.3f", oneNodeSeconds)) s
-                  coordinator peak RSS:  \(peak.replacingOccurrences(of: "VmHWM:", with: "").trimmingCharacters(in: .whitespaces))
+                  snapshot sstables, full set: \(describe(full))
+                  snapshot sstables --node:    \(describe(oneNode))
+                  snapshot sstables --node --table: \(describe(oneTable))
+                  coordinator RSS:       peak (VmHWM) \(rssBeforeQuery.peak) before the queries, \
+                \(rssAfterQuery.peak) after the full set, \(rssEnd.peak) at the end; \
+                current (VmRSS) \(rssBeforeQuery.current) → \(rssAfterQuery.current) → \(rssEnd.current), \
+                of which heap (RssAnon) \(rssBeforeQuery.anonymous) → \(rssAfterQuery.anonymous) → \(rssEnd.anonymous)
                   catalog file:          \(dbBytes / 1_048_576) MiB
                 """)
             coordinator.stop()
+        }
+    }
+}
+
+/// VmHWM, VmRSS and its anonymous part (heap, not mapped files) of a process, from /proc/PID/status.
+struct ProcessMemory {
+    var peak = "?"
+    var current = "?"
+    var anonymous = "?"
+
+    init(pid: Int32) {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        for line in status.split(separator: "\n") {
+            let value =
+                line.split(separator: ":", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces) ?? "?"
+            if line.hasPrefix("VmHWM:") { peak = value }
+            if line.hasPrefix("VmRSS:") { current = value }
+            if line.hasPrefix("RssAnon:") { anonymous = value }
         }
     }
 }

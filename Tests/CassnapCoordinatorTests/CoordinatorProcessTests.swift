@@ -204,6 +204,34 @@ struct CoordinatorProcessTests {
             let table = try await cassnap(["snapshot", "sstables", "cli-1"], coordinator: url)
             #expect(table.standardOutput.contains("Data.db") && table.standardOutput.contains("8 SSTables"))
 
+            // Page by page (3 pages of 3, 3, 2 SSTables): --json is the very same text, the table
+            // the same rows, --ndjson one SSTable per line.
+            let json = try await cassnap(["snapshot", "sstables", "cli-1", "--json"], coordinator: url)
+            let pagedJSON = try await cassnap(
+                ["snapshot", "sstables", "cli-1", "--json", "--page-size", "3"], coordinator: url)
+            #expect(pagedJSON.exitCode == 0 && pagedJSON.standardOutput == json.standardOutput)
+            let all = try APICoding.decoder().decode(
+                [AdminAPI.SnapshotSSTable].self, from: Data(json.standardOutput.utf8))
+            #expect(all.count == 8)
+            let pagedTable = try await cassnap(
+                ["snapshot", "sstables", "cli-1", "--page-size", "3"], coordinator: url)
+            func cells(_ text: String) -> [[Substring]] {
+                text.split(separator: "\n").map { $0.split(separator: " ") }
+            }
+            #expect(cells(pagedTable.standardOutput) == cells(table.standardOutput))
+            let ndjson = try await cassnap(
+                ["snapshot", "sstables", "cli-1", "--ndjson", "--page-size", "5"], coordinator: url)
+            let lines = ndjson.standardOutput.split(separator: "\n")
+            #expect(
+                try lines.map {
+                    try APICoding.decoder().decode(AdminAPI.SnapshotSSTable.self, from: Data($0.utf8))
+                }
+                    == all)
+            let badPageSize = try await cassnap(
+                ["snapshot", "sstables", "cli-1", "--page-size", "0"], coordinator: url)
+            #expect(
+                badPageSize.exitCode == ExitCodes.usage && badPageSize.standardError.contains("--page-size"))
+
             // --wait with live progress: node1 answers, node2 does not → partial, exit 4.
             let waiting = Task {
                 try await cassnap(
