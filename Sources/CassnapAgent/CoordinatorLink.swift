@@ -39,8 +39,10 @@ struct CoordinatorLink: Sendable {
 
     private func register(info: Nodetool.NodeInfo, stopped: () -> Bool) async {
         let registration = AgentAPI.Registration(
-            hostID: agent.host, hostname: ProcessInfo.processInfo.hostName, cluster: agent.configuration.cluster,
-            datacenter: info.datacenter, rack: info.rack, tokens: info.tokens, cassandraVersion: info.releaseVersion,
+            hostID: agent.host, hostname: ProcessInfo.processInfo.hostName,
+            cluster: agent.configuration.cluster,
+            datacenter: info.datacenter, rack: info.rack, tokens: info.tokens,
+            cassandraVersion: info.releaseVersion,
             dataDirectories: agent.configuration.dataDirectories, agentVersion: CassnapVersion.string)
         var delay = 1.0
         while !stopped() && !Task.isCancelled {
@@ -49,7 +51,8 @@ struct CoordinatorLink: Sendable {
                 logger.info("Registered with the coordinator")
                 return
             } catch {
-                logger.warning("Cannot register with the coordinator; retrying", metadata: ["error": "\(error)"])
+                logger.warning(
+                    "Cannot register with the coordinator; retrying", metadata: ["error": "\(error)"])
                 try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
                 delay = min(delay * 2, 30)
             }
@@ -85,13 +88,15 @@ struct CoordinatorLink: Sendable {
                     continue
                 }
                 for command in commands {
-                    guard let snapshot = command.snapshot, (try? agent.state.meta("command:" + command.id)) == nil
+                    guard let snapshot = command.snapshot,
+                        (try? agent.state.meta("command:" + command.id)) == nil
                     else { continue }
                     try? agent.state.setMeta("command:" + command.id, "started")
                     logger.info(
                         "Snapshot command received",
                         metadata: [
-                            "snapshot.tag": "\(snapshot.tag)", "snapshot.at": "\(InstantFormat.format(snapshot.at))",
+                            "snapshot.tag": "\(snapshot.tag)",
+                            "snapshot.at": "\(InstantFormat.format(snapshot.at))",
                         ])
                     running.addTask {
                         let report = await runner.execute(snapshot)
@@ -99,7 +104,8 @@ struct CoordinatorLink: Sendable {
                             try self.queueManifestReport(report)
                             try self.agent.state.setMeta("command:" + command.id, "done")
                         } catch {
-                            self.logger.error("Could not queue the manifest report", metadata: ["error": "\(error)"])
+                            self.logger.error(
+                                "Could not queue the manifest report", metadata: ["error": "\(error)"])
                         }
                     }
                 }
@@ -133,16 +139,24 @@ struct CoordinatorLink: Sendable {
             do {
                 switch kind {
                 case "file":
-                    let items = try batch.map { try decoder.decode(AgentAPI.FileReport.self, from: $0.payload) }
+                    let items = try batch.map {
+                        try decoder.decode(AgentAPI.FileReport.self, from: $0.payload)
+                    }
                     _ = try await client.reportFiles(agent.host, .init(reportID: reportID, items: items))
                 case "sstable-event":
-                    let items = try batch.map { try decoder.decode(AgentAPI.SSTableEvent.self, from: $0.payload) }
-                    _ = try await client.reportSSTableEvents(agent.host, .init(reportID: reportID, items: items))
+                    let items = try batch.map {
+                        try decoder.decode(AgentAPI.SSTableEvent.self, from: $0.payload)
+                    }
+                    _ = try await client.reportSSTableEvents(
+                        agent.host, .init(reportID: reportID, items: items))
                 case "manifest":
-                    let items = try batch.map { try decoder.decode(AgentAPI.ManifestReport.self, from: $0.payload) }
+                    let items = try batch.map {
+                        try decoder.decode(AgentAPI.ManifestReport.self, from: $0.payload)
+                    }
                     _ = try await client.reportManifests(agent.host, .init(reportID: reportID, items: items))
                 default:
-                    logger.error("Dropping an outbox entry of unknown kind", metadata: ["outbox.kind": "\(kind)"])
+                    logger.error(
+                        "Dropping an outbox entry of unknown kind", metadata: ["outbox.kind": "\(kind)"])
                 }
                 try agent.state.deleteOutbox(ids: batch.map(\.id))
             } catch let error as CoordinatorClientError where !error.isRetryable {

@@ -44,7 +44,8 @@ struct Nodetool: Sendable {
         let text = String(decoding: data, as: UTF8.self)
         guard process.terminationStatus == 0 else {
             throw Failure(
-                command: "\(executable) \(arguments.joined(separator: " "))", status: process.terminationStatus,
+                command: "\(executable) \(arguments.joined(separator: " "))",
+                status: process.terminationStatus,
                 output: String(decoding: errorText.data, as: UTF8.self) + text)
         }
         return text
@@ -79,7 +80,9 @@ struct Nodetool: Sendable {
             }
         }
         if let text = try? run(["version"]),
-            let line = text.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("ReleaseVersion:") })
+            let line = text.split(whereSeparator: \.isNewline).first(where: {
+                $0.hasPrefix("ReleaseVersion:")
+            })
         {
             info.releaseVersion = line.dropFirst("ReleaseVersion:".count).trimmingCharacters(in: .whitespaces)
         }

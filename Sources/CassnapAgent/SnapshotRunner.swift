@@ -38,16 +38,20 @@ struct SnapshotRunner: Sendable {
                     logger.warning("Could not clear the snapshot", metadata: ["error": "\(error)"])
                 }
             }
-            let files = manifest.tables.flatMap { $0.sstables.flatMap(\.files) + $0.snapshotFiles } + manifest.nodeFiles
+            let files =
+                manifest.tables.flatMap { $0.sstables.flatMap(\.files) + $0.snapshotFiles }
+                + manifest.nodeFiles
             logger.info("Node manifest written", metadata: ["snapshot.files": "\(files.count)"])
             return AgentAPI.ManifestReport(
                 snapshotID: command.snapshotID, tag: command.tag,
-                manifestKey: agent.keys.key(for: .nodeManifest(host: agent.host, tag: command.tag)), takenAt: takenAt,
+                manifestKey: agent.keys.key(for: .nodeManifest(host: agent.host, tag: command.tag)),
+                takenAt: takenAt,
                 files: files.count, bytes: files.reduce(0) { $0 + $1.size }, error: nil)
         } catch {
             logger.error("Snapshot failed on this node", metadata: ["error": "\(error)"])
             return AgentAPI.ManifestReport(
-                snapshotID: command.snapshotID, tag: command.tag, manifestKey: nil, takenAt: nil, files: 0, bytes: 0,
+                snapshotID: command.snapshotID, tag: command.tag, manifestKey: nil, takenAt: nil, files: 0,
+                bytes: 0,
                 error: "\(error)")
         }
     }
@@ -105,7 +109,9 @@ struct SnapshotRunner: Sendable {
             if waiting.isEmpty { return paths.compactMap { done[$0] } }
             if Date() >= deadline {
                 throw Failure(
-                    description: "\(waiting.count) snapshot files not uploaded before the deadline, e.g. \(waiting.sorted().prefix(3))")
+                    description:
+                        "\(waiting.count) snapshot files not uploaded before the deadline, e.g. \(waiting.sorted().prefix(3))"
+                )
             }
             try await Task.sleep(for: .milliseconds(200))
         }
@@ -113,7 +119,8 @@ struct SnapshotRunner: Sendable {
 
     /// Builds the node manifest from what the pool holds, uploads `tokens.json`, and puts the
     /// manifest last (invariant 4).
-    func writeManifest(command: AgentAPI.SnapshotCommand, takenAt: Date, records: [AgentState.FileRecord]) async throws
+    func writeManifest(command: AgentAPI.SnapshotCommand, takenAt: Date, records: [AgentState.FileRecord])
+        async throws
         -> NodeManifest
     {
         struct TableKey: Hashable {
@@ -121,12 +128,14 @@ struct SnapshotRunner: Sendable {
             var table: String
             var id: TableID?
         }
-        var tables: [TableKey: (snapshotFiles: [NodeManifest.File], sstables: [String: NodeManifest.SSTable])] = [:]
+        var tables:
+            [TableKey: (snapshotFiles: [NodeManifest.File], sstables: [String: NodeManifest.SSTable])] = [:]
         for record in records {
             let dataPath = try DataPath.classify(
                 path: record.path, dataDirectories: agent.configuration.dataDirectories, isDirectory: false)
             guard let table = dataPath.table, let sha = record.sha256, let key = record.objectKey else {
-                throw Failure(description: "\(record.path) has no table, checksum or object key in the agent state")
+                throw Failure(
+                    description: "\(record.path) has no table, checksum or object key in the agent state")
             }
             let file = NodeManifest.File(
                 fileName: (record.path as NSString).lastPathComponent, size: record.identity.size,
@@ -136,7 +145,9 @@ struct SnapshotRunner: Sendable {
             if let sstable = dataPath.sstable {
                 let name = sstable.descriptor.sstableName
                 let groupKey = (dataPath.indexName ?? "") + "/" + name
-                var group = entry.sstables[groupKey] ?? NodeManifest.SSTable(name: name, index: dataPath.indexName, files: [])
+                var group =
+                    entry.sstables[groupKey]
+                    ?? NodeManifest.SSTable(name: name, index: dataPath.indexName, files: [])
                 group.files.append(file)
                 entry.sstables[groupKey] = group
             } else {
@@ -146,11 +157,13 @@ struct SnapshotRunner: Sendable {
         }
 
         let tokensKey = agent.keys.key(for: .nodeTokens(host: agent.host, tag: command.tag))
-        let tokens = try JSONSerialization.data(withJSONObject: ["tokens": info.tokens], options: [.sortedKeys])
+        let tokens = try JSONSerialization.data(
+            withJSONObject: ["tokens": info.tokens], options: [.sortedKeys])
         let tokensInfo = try await agent.store.put(key: tokensKey, source: .bytes(Array(tokens)))
         let nodeFiles = [
             NodeManifest.File(
-                fileName: "tokens.json", size: tokensInfo.size, sha256: try SHA256Digest(hex: tokensInfo.sha256 ?? ""),
+                fileName: "tokens.json", size: tokensInfo.size,
+                sha256: try SHA256Digest(hex: tokensInfo.sha256 ?? ""),
                 objectKey: tokensKey)
         ]
 
@@ -160,12 +173,17 @@ struct SnapshotRunner: Sendable {
                 hostID: agent.host, hostname: ProcessInfo.processInfo.hostName, datacenter: info.datacenter,
                 rack: info.rack, tokens: info.tokens, cassandraVersion: info.releaseVersion),
             tag: command.tag, takenAt: takenAt, nodeFiles: nodeFiles,
-            tables: tables.sorted { ($0.key.keyspace, $0.key.table) < ($1.key.keyspace, $1.key.table) }.map { key, value in
+            tables: tables.sorted { ($0.key.keyspace, $0.key.table) < ($1.key.keyspace, $1.key.table) }.map {
+                key, value in
                 NodeManifest.Table(
                     keyspace: key.keyspace, table: key.table, tableID: key.id,
                     snapshotFiles: value.snapshotFiles.sorted { $0.fileName < $1.fileName },
                     sstables: value.sstables.values
-                        .map { NodeManifest.SSTable(name: $0.name, index: $0.index, files: $0.files.sorted { $0.fileName < $1.fileName }) }
+                        .map {
+                            NodeManifest.SSTable(
+                                name: $0.name, index: $0.index,
+                                files: $0.files.sorted { $0.fileName < $1.fileName })
+                        }
                         .sorted { (($0.index ?? ""), $0.name) < (($1.index ?? ""), $1.name) })
             })
         try manifest.validate()

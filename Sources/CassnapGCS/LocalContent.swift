@@ -68,7 +68,9 @@ struct LocalChecksums {
     var md5Base64: String { Base64.encode(md5) }
     var crc32cBase64: String { CRC32C.base64(crc32c) }
 
-    static func compute(_ content: LocalContent, sha256 wantSHA256: Bool, bufferSize: Int = Digest.fileBufferSize) throws
+    static func compute(
+        _ content: LocalContent, sha256 wantSHA256: Bool, bufferSize: Int = Digest.fileBufferSize
+    ) throws
         -> LocalChecksums
     {
         let sha = wantSHA256 ? Hasher(.sha256) : nil

@@ -16,7 +16,9 @@ extension FakeNodetool {
         }
         func number(_ name: String) throws -> Int {
             let text = try value(name)
-            guard let n = Int(text), n >= 0 else { throw CommandError.usage("populate: \(name) wants a number, got \(text)") }
+            guard let n = Int(text), n >= 0 else {
+                throw CommandError.usage("populate: \(name) wants a number, got \(text)")
+            }
             return n
         }
         do {
@@ -30,19 +32,25 @@ extension FakeNodetool {
                 case "--incremental-backups": configuration.incrementalBackups = true
                 case "--host-id":
                     let text = try value("--host-id")
-                    guard let id = UUID(uuidString: text) else { throw CommandError.usage("populate: --host-id wants a UUID, got \(text)") }
+                    guard let id = UUID(uuidString: text) else {
+                        throw CommandError.usage("populate: --host-id wants a UUID, got \(text)")
+                    }
                     configuration.hostID = id
                 default: throw CommandError.usage("populate: unknown option \(arguments[index])")
                 }
                 index += 1
             }
             guard let root else { throw CommandError.usage("populate: --root DIR is required") }
-            let node = try CassandraDataBuilder(root: URL(fileURLWithPath: root), configuration: configuration).build()
+            let node = try CassandraDataBuilder(
+                root: URL(fileURLWithPath: root), configuration: configuration
+            ).build()
             let dirs = node.dataDirectories.map(\.path).joined(separator: ":")
             return CommandResult(
                 exitCode: 0,
                 standardOutput: "\(dirs)\n",
-                standardError: "populated \(node.tables.count) tables, \(node.files.count) files, \(node.totalSize) bytes\n")
+                standardError:
+                    "populated \(node.tables.count) tables, \(node.files.count) files, \(node.totalSize) bytes\n"
+            )
         } catch {
             return CommandResult(exitCode: 1, standardOutput: "", standardError: "fake-nodetool: \(error)\n")
         }

@@ -30,7 +30,9 @@ package final class StubHTTPServer: Sendable {
             self.body = Array(body.utf8)
         }
 
-        package static func bytes(_ body: [UInt8], status: Int = 200, headers: [(String, String)] = []) -> Response {
+        package static func bytes(_ body: [UInt8], status: Int = 200, headers: [(String, String)] = [])
+            -> Response
+        {
             var r = Response(status: status, headers: headers)
             r.body = body
             return r

@@ -35,7 +35,8 @@ import Testing
             store = try S3ObjectStore(
                 configuration: S3ObjectStore.Configuration(
                     bucket: bucket, prefix: "backups", endpoint: endpoint,
-                    credentials: StaticCredentialsProvider(accessKeyId: "testing", secretAccessKey: "testing")))
+                    credentials: StaticCredentialsProvider(accessKeyId: "testing", secretAccessKey: "testing")
+                ))
             try await store.createBucket()
             let yaml = """
                 listen: 127.0.0.1:\(port)
@@ -47,7 +48,8 @@ import Testing
                   live_node_seconds: 60
                   clear_after_upload: false
                 """
-            try yaml.write(to: dir.appendingPathComponent("coordinator.yaml"), atomically: true, encoding: .utf8)
+            try yaml.write(
+                to: dir.appendingPathComponent("coordinator.yaml"), atomically: true, encoding: .utf8)
             for n in 1...3 {
                 var configuration = CassandraDataBuilder.Configuration()
                 configuration.keyspaces = 2
@@ -73,7 +75,8 @@ import Testing
 
         var environment: [String: String] {
             ProcessInfo.processInfo.environment.merging([
-                "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
                 "AWS_REGION": "us-east-1", "CASSNAP_AGENT_TOKEN": ClusterEndToEndTests.agentToken,
                 "CASSNAP_ADMIN_TOKEN": ClusterEndToEndTests.adminToken, "CASSNAP_COORDINATOR": baseURL,
                 "CASSNAP_TOKEN": ClusterEndToEndTests.adminToken,
@@ -82,7 +85,8 @@ import Testing
 
         func startCoordinator() throws {
             coordinator = try launch(
-                "cassnap-coordinator", ["run", "--config", dir.appendingPathComponent("coordinator.yaml").path],
+                "cassnap-coordinator",
+                ["run", "--config", dir.appendingPathComponent("coordinator.yaml").path],
                 log: "coordinator.log")
         }
 
@@ -92,7 +96,8 @@ import Testing
                 "cassnap-agent",
                 [
                     "run", "--data-dir", node.dataDirectories[0].path, "--store", "s3://\(bucket)/backups",
-                    "--state-dir", node.root.appendingPathComponent("agent-state").path, "--coordinator", baseURL,
+                    "--state-dir", node.root.appendingPathComponent("agent-state").path, "--coordinator",
+                    baseURL,
                     "--token", ClusterEndToEndTests.agentToken, "--nodetool",
                     node.root.appendingPathComponent("nodetool").path, "--cluster", "e2e",
                 ], log: "agent\(n).log")
@@ -135,7 +140,8 @@ import Testing
             for _ in 0..<120 {
                 let result = try cli(["nodes", "--json"])
                 if result.exitCode == 0,
-                    let nodes = try? JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [[String: Any]],
+                    let nodes = try? JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8))
+                        as? [[String: Any]],
                     nodes.filter({ $0["lastHeartbeat"] != nil }).count >= count
                 {
                     return
@@ -170,10 +176,13 @@ import Testing
         }
 
         /// What `cassnap snapshot sstables --json` lists, in the same form, plus the object keys.
-        func listedFiles(tag: String) throws -> (files: Set<String>, objects: [(key: String, size: Int64, sha: String)]) {
+        func listedFiles(tag: String) throws -> (
+            files: Set<String>, objects: [(key: String, size: Int64, sha: String)]
+        ) {
             let result = try cli(["snapshot", "sstables", tag, "--json"])
             #expect(result.exitCode == 0, "\(result.standardError)")
-            let rows = try #require(try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [[String: Any]])
+            let rows = try #require(
+                try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [[String: Any]])
             var files = Set<String>()
             var objects: [(String, Int64, String)] = []
             for row in rows {
@@ -198,7 +207,8 @@ import Testing
 
     func status(_ cluster: Cluster, _ tag: String) throws -> [String: Any] {
         let result = try cluster.cli(["snapshot", "show", tag, "--json"])
-        return (try? JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any]) ?? [:]
+        return (try? JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
+            ?? [:]
     }
 
     @Test(.enabled(if: TestServers.s3Enabled, "needs moto_server: run `make test`"))
@@ -237,17 +247,22 @@ import Testing
 
             cluster.kill9(cluster.agents[3])
             let create = try cluster.cli(["snapshot", "create", "--in", "2s", "--tag", "e2e-down", "--wait"])
-            #expect(create.exitCode == 4, "partial expected: \(create.standardOutput) \(create.standardError)")
+            #expect(
+                create.exitCode == 4, "partial expected: \(create.standardOutput) \(create.standardError)")
             let show = try status(cluster, "e2e-down")
             let down = cluster.nodes[2].hostID!.uuidString.lowercased()
             let nodes = (show["nodes"] as? [[String: Any]]) ?? []
-            let failed = nodes.filter { ($0["status"] as? String) != "complete" }.compactMap { $0["hostID"] as? String }
+            let failed = nodes.filter { ($0["status"] as? String) != "complete" }.compactMap {
+                $0["hostID"] as? String
+            }
             #expect(failed == [down], "the partial set must name the node that was down")
 
             try cluster.startAgent(3)
             let again = try cluster.cli(["snapshot", "create", "--in", "3s", "--tag", "e2e-back", "--wait"])
             #expect(again.exitCode == 0, "\(again.standardOutput) \(again.standardError)")
-            #expect(try cluster.listedFiles(tag: "e2e-back").files == cluster.snapshotFilesOnDisk(tag: "e2e-back", nodes: [1, 2, 3]))
+            #expect(
+                try cluster.listedFiles(tag: "e2e-back").files
+                    == cluster.snapshotFilesOnDisk(tag: "e2e-back", nodes: [1, 2, 3]))
         }
     }
 
@@ -269,12 +284,15 @@ import Testing
 
             var final = ""
             for _ in 0..<60 {
-                final = (try status(cluster, "e2e-kill")["summary"] as? [String: Any])?["status"] as? String ?? ""
+                final =
+                    (try status(cluster, "e2e-kill")["summary"] as? [String: Any])?["status"] as? String ?? ""
                 if final == "complete" || final == "partial" || final == "failed" { break }
                 try await Task.sleep(for: .milliseconds(500))
             }
             #expect(final == "complete", "logs in \(dir.path)")
-            #expect(try cluster.listedFiles(tag: "e2e-kill").files == cluster.snapshotFilesOnDisk(tag: "e2e-kill", nodes: [1, 2, 3]))
+            #expect(
+                try cluster.listedFiles(tag: "e2e-kill").files
+                    == cluster.snapshotFilesOnDisk(tag: "e2e-kill", nodes: [1, 2, 3]))
         }
     }
 }

@@ -11,10 +11,14 @@ import Testing
         try StubHTTPServer { request in
             switch (request.method, request.path) {
             case ("PUT", "/latest/api/token"):
-                guard request.headers["x-aws-ec2-metadata-token-ttl-seconds"] != nil else { return .init(status: 400) }
+                guard request.headers["x-aws-ec2-metadata-token-ttl-seconds"] != nil else {
+                    return .init(status: 400)
+                }
                 return .init(body: "token-123")
             case ("GET", "/latest/meta-data/placement/region"):
-                guard request.headers["x-aws-ec2-metadata-token"] == "token-123" else { return .init(status: 401) }
+                guard request.headers["x-aws-ec2-metadata-token"] == "token-123" else {
+                    return .init(status: 401)
+                }
                 return .init(body: "eu-west-3")
             default:
                 return .init(status: 404)
@@ -62,7 +66,8 @@ import Testing
 
         let impostor = try Self.fakeGCE(flavor: "NotGoogle")
         let fooled = await CloudDetector(environment: [
-            "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://" + closed, "GCE_METADATA_HOST": impostor.hostAndPort,
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://" + closed,
+            "GCE_METADATA_HOST": impostor.hostAndPort,
         ]).detect()
         #expect(fooled == Cloud.none)
     }
@@ -92,14 +97,17 @@ import Testing
 /// One function maps URLs to stores; bad URLs say what is wrong.
 @Suite struct ObjectStoreFactoryTests {
     @Test func schemesMapToTheirBackends() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cassnap-factory-\(UUID())").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cassnap-factory-\(UUID())")
+            .path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         #expect(try ObjectStoreFactory.backend(url: "file://" + dir) is FileSystemObjectStore)
         #expect(try ObjectStoreFactory.backend(url: "memory://x") is InMemoryObjectStore)
         let s3 = try ObjectStoreFactory.backend(
-            url: "s3://bucket-a/some/prefix", environment: ["AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"])
+            url: "s3://bucket-a/some/prefix",
+            environment: ["AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"])
         #expect(s3.displayName == "s3://bucket-a/some/prefix")
-        let gs = try ObjectStoreFactory.backend(url: "gs://bucket-b/p", environment: ["STORAGE_EMULATOR_HOST": "127.0.0.1:9"])
+        let gs = try ObjectStoreFactory.backend(
+            url: "gs://bucket-b/p", environment: ["STORAGE_EMULATOR_HOST": "127.0.0.1:9"])
         #expect(gs.displayName == "gs://bucket-b/p")
     }
 

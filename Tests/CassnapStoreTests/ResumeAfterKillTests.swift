@@ -42,7 +42,10 @@ import Testing
             // The session directory holds the session URI and the committed offset.
             acknowledged = { ResumeAfterKillTests.committedOffset(in: sessions) }
         }
-        let arguments = ["store", "put", url, "resume/nb-9-big-Data.db", file, "--session-dir", sessions, "--part-size", "5"]
+        let arguments = [
+            "store", "put", url, "resume/nb-9-big-Data.db", file, "--session-dir", sessions, "--part-size",
+            "5",
+        ]
 
         // First run, slowed to 4 MiB/s so it is surely mid-upload when killed.
         let first = Process()
@@ -69,7 +72,9 @@ import Testing
         // Second run: same session directory, full speed.
         let second = try Subprocess.run(TestBinaries.url(for: "cassnap"), arguments, environment: environment)
         #expect(second.exitCode == 0, "\(second.standardError)")
-        let sent = second.standardOutput.split(separator: "\t").last.flatMap { Int($0.dropFirst("sent=".count).trimmingCharacters(in: .whitespacesAndNewlines)) }
+        let sent = second.standardOutput.split(separator: "\t").last.flatMap {
+            Int($0.dropFirst("sent=".count).trimmingCharacters(in: .whitespacesAndNewlines))
+        }
         let sentBytes = try #require(sent, "no sent= in \(second.standardOutput)")
         #expect(sentBytes <= size - storedBeforeKill, "resumed upload re-sent parts that were stored")
         #expect(sentBytes > 0)

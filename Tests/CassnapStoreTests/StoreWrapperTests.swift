@@ -51,11 +51,13 @@ final class FlakyStore: ObjectStore, Sendable {
 }
 
 @Suite struct StoreWrapperTests {
-    let fast = RetryingObjectStore.Policy(maxAttempts: 4, baseDelay: .milliseconds(1), maxDelay: .milliseconds(5))
+    let fast = RetryingObjectStore.Policy(
+        maxAttempts: 4, baseDelay: .milliseconds(1), maxDelay: .milliseconds(5))
 
     @Test func transientFailuresAreRetriedUntilSuccess() async throws {
         let flaky = FlakyStore(failing: [
-            .transient(store: "f", detail: "503"), .checksumMismatch(store: "f", key: "k", expected: "a", actual: "b"),
+            .transient(store: "f", detail: "503"),
+            .checksumMismatch(store: "f", key: "k", expected: "a", actual: "b"),
         ])
         let store = RetryingObjectStore(flaky, policy: fast)
         _ = try await store.put(key: "k", source: .string("v"))
@@ -78,14 +80,17 @@ final class FlakyStore: ObjectStore, Sendable {
     @Test func retriesStopAtTheLimit() async throws {
         let flaky = FlakyStore(failing: Array(repeating: .transient(store: "f", detail: "503"), count: 10))
         let seen = Mutex<[Int]>([])
-        let store = RetryingObjectStore(flaky, policy: fast) { _, _, _, attempt in seen.withLock { $0.append(attempt) } }
+        let store = RetryingObjectStore(flaky, policy: fast) { _, _, _, attempt in
+            seen.withLock { $0.append(attempt) }
+        }
         await #expect(throws: ObjectStoreError.self) { try await store.head(key: "k") }
         #expect(flaky.calls.load(ordering: .relaxed) == 4)
         #expect(seen.withLock { $0 } == [1, 2, 3])
     }
 
     @Test func backoffGrowsAndStaysUnderTheCap() {
-        let policy = RetryingObjectStore.Policy(maxAttempts: 10, baseDelay: .milliseconds(100), maxDelay: .seconds(1))
+        let policy = RetryingObjectStore.Policy(
+            maxAttempts: 10, baseDelay: .milliseconds(100), maxDelay: .seconds(1))
         for attempt in 0..<10 {
             let cap = min(Duration.seconds(1), .milliseconds(100) * (1 << attempt))
             for _ in 0..<20 { #expect(policy.delay(afterAttempt: attempt) <= cap) }
@@ -96,7 +101,9 @@ final class FlakyStore: ObjectStore, Sendable {
         let flaky = FlakyStore()
         let store = ConcurrencyLimitedObjectStore(flaky, limit: 3)
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for i in 0..<20 { group.addTask { _ = try await store.put(key: "k\(i)", source: .string("\(i)")) } }
+            for i in 0..<20 {
+                group.addTask { _ = try await store.put(key: "k\(i)", source: .string("\(i)")) }
+            }
             try await group.waitForAll()
         }
         #expect(flaky.maxInFlight.load(ordering: .relaxed) <= 3)

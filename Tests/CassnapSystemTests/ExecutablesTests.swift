@@ -20,7 +20,8 @@ import Testing
 
     @Test func anUnreachableCoordinatorIsExit69NamingIt() throws {
         let result = try Subprocess.run(
-            TestBinaries.url(for: "cassnap"), ["nodes", "--coordinator", "http://127.0.0.1:1", "--token", "t"])
+            TestBinaries.url(for: "cassnap"),
+            ["nodes", "--coordinator", "http://127.0.0.1:1", "--token", "t"])
         #expect(result.exitCode == 69)
         #expect(result.standardError.contains("127.0.0.1:1"))
     }

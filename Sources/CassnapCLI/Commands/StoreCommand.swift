@@ -28,7 +28,8 @@ struct StoreCommand: AsyncParsableCommand {
         func open() throws -> any ObjectStore {
             var settings = StoreSettings()
             settings.onRetry = { operation, key, error, attempt in
-                FileHandle.standardError.write(Data("cassnap: retrying \(operation) \(key) (attempt \(attempt + 1)): \(error)\n".utf8))
+                FileHandle.standardError.write(
+                    Data("cassnap: retrying \(operation) \(key) (attempt \(attempt + 1)): \(error)\n".utf8))
             }
             if let dir = sessionDir {
                 settings.sessionStore = try DirectoryUploadSessionStore(directory: dir)
