@@ -20,6 +20,8 @@ package final class Agent: Service, Sendable {
     let ingestor: Ingestor
     let shipper: Shipper
     let logger: Logger
+    /// Watcher batches ingested so far (tells the periodic work that memory was churned).
+    private let activity = Atomic<Int>(0)
 
     init(
         configuration: AgentConfiguration, state: AgentState, store: any ObjectStore, host: HostID,
@@ -98,6 +100,7 @@ package final class Agent: Service, Sendable {
                     do { try await self.ingestor.handle(batch) } catch {
                         self.logger.error("Could not record watcher events", metadata: ["error": "\(error)"])
                     }
+                    self.activity.add(1, ordering: .relaxed)
                 }
                 return true
             }
@@ -126,18 +129,30 @@ package final class Agent: Service, Sendable {
         guard let url = configuration.coordinator.url else { return nil }
         var token = configuration.coordinator.token
         if token == nil, let file = configuration.coordinator.tokenFile {
-            token = (try? String(contentsOfFile: file, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            token = (try? String(contentsOfFile: file, encoding: .utf8))?.trimmingCharacters(
+                in: .whitespacesAndNewlines)
         }
         guard let token, !token.isEmpty else {
-            logger.error("A coordinator is configured without a token; not connecting", metadata: ["coordinator.url": "\(url)"])
+            logger.error(
+                "A coordinator is configured without a token; not connecting",
+                metadata: ["coordinator.url": "\(url)"])
             return nil
         }
         return CoordinatorLink(agent: self, url: url, token: token, logger: logger)
     }
 
+    /// Work done so far, as a number that changes whenever the agent did something.
+    private func workDone() -> Int {
+        let s = shipper.stats
+        return activity.load(ordering: .relaxed) + s.uploadedFiles.load(ordering: .relaxed)
+            + s.aliases.load(ordering: .relaxed) + s.foundInBucket.load(ordering: .relaxed)
+            + s.vanished.load(ordering: .relaxed) + s.failed.load(ordering: .relaxed)
+    }
+
     private func periodicWork(stopped: StopFlag) async {
         var lastReconcile = ContinuousClock.now
         var lastReport = ContinuousClock.now
+        var trimmedAt = -1
         while !Task.isCancelled && !stopped.isSet {
             try? await Task.sleep(for: .seconds(1))
             if Task.isCancelled || stopped.isSet { return }
@@ -151,12 +166,20 @@ package final class Agent: Service, Sendable {
                     logger.error("Reconcile failed", metadata: ["error": "\(error)"])
                 }
                 lastReconcile = .now
+                trimmedAt = -1  // the listing and the scan churned the heap
             }
+            let queued = await queue.count
             if ContinuousClock.now - lastReport >= .seconds(30) {
                 lastReport = .now
                 var metadata = summaryMetadata()
-                metadata["upload.queued"] = "\(await queue.count)"
+                metadata["upload.queued"] = "\(queued)"
                 logger.info("Progress", metadata: metadata)
+            }
+            // Once a burst of work has drained, hand the heap pages it used back to the kernel.
+            let work = workDone()
+            if queued == 0 && work != trimmedAt {
+                trimmedAt = work
+                MallocTuning.releaseFreeMemory()
             }
         }
     }

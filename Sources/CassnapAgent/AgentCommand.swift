@@ -59,6 +59,7 @@ package struct AgentCommand: AsyncParsableCommand {
         @Flag(help: "Scan, upload everything pending, then exit (backfill).") var once = false
 
         func run() async throws {
+            MallocTuning.limitArenas()
             let configuration: AgentConfiguration
             do {
                 configuration = try resolvedConfiguration()

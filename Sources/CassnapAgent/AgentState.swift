@@ -28,8 +28,13 @@ package final class AgentState: Sendable {
         var configuration = Configuration()
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // 1 MiB of page cache per connection instead of SQLite's 2 MiB: lookups go by
+            // primary key, and the OS page cache holds the file anyway.
+            try db.execute(sql: "PRAGMA cache_size = -1024")
         }
         configuration.busyMode = .timeout(30)
+        // Each reader keeps its own page cache; the reads are short point lookups.
+        configuration.maximumReaderCount = 3
         pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(pool)
     }

@@ -201,8 +201,10 @@ package final class RecursiveWatcher: @unchecked Sendable {
             for start in stride(from: 0, to: events.count, by: 4096) {
                 out.yield(Array(events[start..<min(start + 4096, events.count)]))
             }
-            events.removeAll(keepingCapacity: true)
-            seen.removeAll(keepingCapacity: true)
+            // Fresh storage, not `removeAll(keepingCapacity:)`: the batches just yielded share
+            // this buffer, so keeping capacity made every later flush copy a storm-sized array.
+            events = []
+            seen = []
         }
     }
 }

@@ -6,6 +6,9 @@
 #   deploy/bench/agent-storm.sh                       # 4 ks x 50 tables x 20 sstables (32,000 links)
 #   KEYSPACES=2 TABLES=10 SSTABLES=5 deploy/bench/agent-storm.sh
 #   AGENT_BIN=.build-agent/debug/cassnap-agent FLUSHES=10 deploy/bench/agent-storm.sh
+#   AGENT_WRAPPER="heaptrack -o /tmp/agent" deploy/bench/agent-storm.sh   # profile the heap
+# The agent's VmRSS is sampled every RSS_INTERVAL seconds (0.5) into $WORK/rss.log (seconds
+# since the agent started, kB); KEEP=1 keeps $WORK, with the agent's final smaps.
 #
 # The storm: `fake-nodetool snapshot -t storm` of every table (hard links into brand-new
 # snapshots/storm directories) while two flushers write SSTables with incremental backups on.
@@ -51,10 +54,27 @@ touch "$WORK/node/.fake-nodetool-incremental-backups"
 echo "$HOST_ID" >"$WORK/node/.fake-nodetool-host-id"
 
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
-"$AGENT_BIN" run --data-dir "$DATA" --state-dir "$WORK/state" --host-id "$HOST_ID" --cluster bench \
+${AGENT_WRAPPER:-} "$AGENT_BIN" run --data-dir "$DATA" --state-dir "$WORK/state" --host-id "$HOST_ID" --cluster bench \
     --store "s3://$BUCKET/cassnap?endpoint=$CASSNAP_TEST_S3_ENDPOINT&path-style=true" \
     --concurrency "$CONCURRENCY" --watch snapshots,backups >"$WORK/agent.log" 2>&1 &
 agent_pid=$!
+wrapper_pid=
+if [ -n "${AGENT_WRAPPER:-}" ]; then  # measure the agent, not the wrapper
+    wrapper_pid=$agent_pid
+    for _ in $(seq 1 50); do
+        agent_pid=$(pgrep -n -f "^$AGENT_BIN run" || true)
+        [ -n "$agent_pid" ] && break
+        sleep 0.1
+    done
+    [ -n "$agent_pid" ] || die "the agent did not start under $AGENT_WRAPPER"
+fi
+( start=$(date +%s%N)
+  while [ -r /proc/$agent_pid/status ]; do
+      rss=$(awk '/VmRSS/ {print $2}' /proc/$agent_pid/status 2>/dev/null) || break
+      now=$(date +%s%N)
+      echo "$(( (now - start) / 1000000000 )).$(( (now - start) / 100000000 % 10 )) $rss"
+      sleep "${RSS_INTERVAL:-0.5}"
+  done ) >"$WORK/rss.log" 2>/dev/null &
 sleep 3
 idle_rss=$(awk '/VmRSS/ {print $2}' /proc/$agent_pid/status)
 
@@ -137,7 +157,9 @@ import json, sys
 r = json.load(open(sys.argv[1])); r["agent_idle_rss_mb"] = round(int(sys.argv[2]) / 1024, 1)
 json.dump(r, open(sys.argv[1], "w"), indent=1); print(json.dumps(r, indent=1))
 PY
+[ "${KEEP:-0}" = 1 ] && cp "/proc/$agent_pid/smaps" "$WORK/smaps.after" 2>/dev/null || true
 kill -TERM "$agent_pid"
 for _ in $(seq 1 100); do kill -0 "$agent_pid" 2>/dev/null || break; sleep 0.2; done
+[ -z "$wrapper_pid" ] || wait "$wrapper_pid" || true
 agent_pid=
 log "results: $WORK/result.json (agent log: $WORK/agent.log)"
