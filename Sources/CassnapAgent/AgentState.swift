@@ -33,8 +33,6 @@ package final class AgentState: Sendable {
             try db.execute(sql: "PRAGMA cache_size = -1024")
         }
         configuration.busyMode = .timeout(30)
-        // Each reader keeps its own page cache; the reads are short point lookups.
-        configuration.maximumReaderCount = 3
         pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(pool)
     }

@@ -33,13 +33,9 @@ import Testing
         }
     }
 
-    /// A loopback port with nothing listening: connect is refused at once.
-    static func closedPort() throws -> String {
-        let server = try StubHTTPServer { _ in .init() }
-        let host = server.hostAndPort
-        server.stop()
-        return host
-    }
+    /// Port 1 on loopback: privileged and never listened on, so connect is refused at once. (A
+    /// port freed by a stopped server could be taken by a parallel test's fake in the meantime.)
+    static func closedPort() throws -> String { "127.0.0.1:1" }
 
     @Test func awsIsDetectedThroughIMDSv2WithItsRegion() async throws {
         let imds = try Self.fakeIMDS()
