@@ -14,10 +14,7 @@ struct ClusterSnapshotTests {
             let coordinator = try await InProcessCoordinator.start(
                 configuration(directory: dir), store: store)
             defer { Task { await coordinator.stop() } }
-            let nodes = try (1...3).map {
-                try SimulatedNode(index: $0, baseURL: coordinator.baseURL, store: store)
-            }
-            for node in nodes { try await node.join() }
+            let nodes = try await SimulatedNode.joined(3, to: coordinator, store: store)
 
             let created = try await coordinator.admin.createSnapshot(.init(delaySeconds: 1, tag: "nightly-1"))
             #expect(created.summary.status == .pending)
@@ -66,10 +63,7 @@ struct ClusterSnapshotTests {
             let coordinator = try await InProcessCoordinator.start(
                 configuration(directory: dir), store: store)
             defer { Task { await coordinator.stop() } }
-            let nodes = try (1...3).map {
-                try SimulatedNode(index: $0, baseURL: coordinator.baseURL, store: store)
-            }
-            for node in nodes { try await node.join() }
+            let nodes = try await SimulatedNode.joined(3, to: coordinator, store: store)
             let created = try await coordinator.admin.createSnapshot(
                 .init(delaySeconds: 0.5, deadlineSeconds: 1.5))
             try await nodes[0].takeSnapshot()
@@ -163,10 +157,7 @@ struct ClusterSnapshotTests {
             let coordinator = try await InProcessCoordinator.start(
                 configuration(directory: dir), store: store)
             defer { Task { await coordinator.stop() } }
-            let nodes = try (1...3).map {
-                try SimulatedNode(index: $0, baseURL: coordinator.baseURL, store: store)
-            }
-            for node in nodes { try await node.join() }
+            let nodes = try await SimulatedNode.joined(3, to: coordinator, store: store)
             // One complete snapshot and one partial one.
             let first = try await coordinator.admin.createSnapshot(.init(delaySeconds: 0.5, tag: "one"))
             for node in nodes { try await node.takeSnapshot() }

@@ -158,10 +158,7 @@ struct PagingTests {
             let coordinator = try await InProcessCoordinator.start(
                 configuration(directory: dir), store: store)
             defer { Task { await coordinator.stop() } }
-            let nodes = try (1...3).map {
-                try SimulatedNode(index: $0, baseURL: coordinator.baseURL, store: store)
-            }
-            for node in nodes { try await node.join() }
+            let nodes = try await SimulatedNode.joined(3, to: coordinator, store: store)
             _ = try await coordinator.admin.createSnapshot(.init(delaySeconds: 1, tag: "first"))
             for node in nodes { try await node.takeSnapshot() }
             _ = try await coordinator.admin.createSnapshot(.init(delaySeconds: 1, tag: "second"))

@@ -233,3 +233,17 @@ struct CatalogView: Equatable {
         return CatalogView(summaries: summaries, details: details, sstables: sstables)
     }
 }
+
+extension SimulatedNode {
+    /// `count` simulated agents, registered and heartbeating, as most cluster tests start.
+    static func joined(_ count: Int, to coordinator: InProcessCoordinator, store: any ObjectStore)
+        async throws
+        -> [SimulatedNode]
+    {
+        let nodes = try (1...count).map {
+            try SimulatedNode(index: $0, baseURL: coordinator.baseURL, store: store)
+        }
+        for node in nodes { try await node.join() }
+        return nodes
+    }
+}
