@@ -25,7 +25,7 @@ package final class Agent: Service, Sendable {
 
     init(
         configuration: AgentConfiguration, state: AgentState, store: any ObjectStore, host: HostID,
-        keys: ObjectKeys, once: Bool, logger: Logger
+        keys: ObjectKeys, once: Bool, queueCapacity: Int, logger: Logger
     ) {
         self.configuration = configuration
         self.state = state
@@ -33,7 +33,9 @@ package final class Agent: Service, Sendable {
         self.host = host
         self.keys = keys
         self.logger = logger
-        queue = UploadQueue()
+        queue = UploadQueue(capacity: queueCapacity) { [state] after, limit in
+            try await state.pendingPaths(afterRowID: after, limit: limit)
+        }
         ingestor = Ingestor(configuration: configuration, state: state, queue: queue, logger: logger)
         shipper = Shipper(
             configuration: configuration, state: state, store: store, keys: keys, host: host, queue: queue,
@@ -43,7 +45,8 @@ package final class Agent: Service, Sendable {
     /// The one place that turns a configuration into a running agent (tests call it too).
     package static func build(
         configuration: AgentConfiguration, once: Bool = false, logger: Logger,
-        environment: [String: String] = ProcessInfo.processInfo.environment
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        queueCapacity: Int = 4096
     ) async throws -> Agent {
         try configuration.validate(source: nil)
         let state = try AgentState(directory: configuration.stateDirectory)
@@ -61,7 +64,7 @@ package final class Agent: Service, Sendable {
         logger[metadataKey: "node.host_id"] = "\(host)"
         return Agent(
             configuration: configuration, state: state, store: store, host: host, keys: keys, once: once,
-            logger: logger)
+            queueCapacity: queueCapacity, logger: logger)
     }
 
     // MARK: run
@@ -169,15 +172,17 @@ package final class Agent: Service, Sendable {
                 trimmedAt = -1  // the listing and the scan churned the heap
             }
             let queued = await queue.count
+            let backlog = await queue.hasBacklogInDatabase
             if ContinuousClock.now - lastReport >= .seconds(30) {
                 lastReport = .now
                 var metadata = summaryMetadata()
-                metadata["upload.queued"] = "\(queued)"
+                metadata["upload.queued"] =
+                    backlog ? "\((try? state.statusCounts()[.pending]) ?? queued)" : "\(queued)"
                 logger.info("Progress", metadata: metadata)
             }
             // Once a burst of work has drained, hand the heap pages it used back to the kernel.
             let work = workDone()
-            if queued == 0 && work != trimmedAt {
+            if queued == 0 && !backlog && work != trimmedAt {
                 trimmedAt = work
                 MallocTuning.releaseFreeMemory()
             }
@@ -308,10 +313,10 @@ package final class Agent: Service, Sendable {
         if includingFailed {
             try await state.pool.write { db in
                 try db.execute(
-                    sql: "UPDATE files SET status = 'pending', attempts = 0 WHERE status = 'failed'")
+                    cached: "UPDATE files SET status = 'pending', attempts = 0 WHERE status = 'failed'")
             }
         }
-        await queue.add(try state.paths(status: .pending))
+        await queue.rescanDatabase()
     }
 
     /// Replaces the cache of this node's keys with a fresh listing. Objects this agent uploaded
@@ -326,12 +331,12 @@ package final class Agent: Service, Sendable {
             {
                 known[row["key"]] = row["sha256"]
             }
-            try db.execute(sql: "DELETE FROM bucket_objects")
+            try db.execute(cached: "DELETE FROM bucket_objects")
             var present = Set<String>()
             for object in listing {
                 present.insert(object.key)
                 try db.execute(
-                    sql: "INSERT OR REPLACE INTO bucket_objects (key, size, sha256) VALUES (?, ?, ?)",
+                    cached: "INSERT OR REPLACE INTO bucket_objects (key, size, sha256) VALUES (?, ?, ?)",
                     arguments: [object.key, object.size, object.sha256 ?? known[object.key]])
             }
             var lost = 0
@@ -341,9 +346,9 @@ package final class Agent: Service, Sendable {
                 let key: String = row["object_key"]
                 if present.contains(key) { continue }
                 lost += 1
-                try db.execute(sql: "DELETE FROM objects WHERE object_key = ?", arguments: [key])
+                try db.execute(cached: "DELETE FROM objects WHERE object_key = ?", arguments: [key])
                 try db.execute(
-                    sql: "UPDATE files SET status = 'pending', object_key = NULL WHERE object_key = ?",
+                    cached: "UPDATE files SET status = 'pending', object_key = NULL WHERE object_key = ?",
                     arguments: [key])
             }
             return lost
@@ -364,20 +369,33 @@ package final class Agent: Service, Sendable {
         try await ingestor.closeVanishedLiveSSTables()
         try await queuePendingRows(includingFailed: true)
         // Paths already handled that left the disk: their objects (and dedup rows) stay.
-        let settled = try await state.pool.read { db in
-            try String.fetchAll(db, sql: "SELECT path FROM files WHERE status IN ('uploaded', 'vanished')")
-        }
-        let gone = settled.filter { FileIdentity.of(path: $0) == nil }
-        if !gone.isEmpty {
+        // Read in windows of rowids, so a node of a million files is not held in memory.
+        var after: Int64 = 0
+        var forgotten = 0
+        while true {
+            let rows = try await state.pool.read { db in
+                try Row.fetchAll(
+                    db.cachedStatement(
+                        sql: """
+                            SELECT rowid, path FROM files WHERE status IN ('uploaded', 'vanished') AND rowid > ?
+                            ORDER BY rowid LIMIT 4096
+                            """),
+                    arguments: [after])
+            }
+            guard let last = rows.last else { break }
+            after = last[0]
+            let gone = rows.map { $0[1] as String }.filter { FileIdentity.of(path: $0) == nil }
+            if gone.isEmpty { continue }
+            forgotten += gone.count
             try await state.pool.write { db in
                 for path in gone {
                     try db.execute(
-                        sql: "DELETE FROM files WHERE path = ? AND status IN ('uploaded', 'vanished')",
+                        cached: "DELETE FROM files WHERE path = ? AND status IN ('uploaded', 'vanished')",
                         arguments: [path])
                 }
             }
         }
-        logger.debug("Reconcile finished", metadata: ["files.forgotten": "\(gone.count)"])
+        logger.debug("Reconcile finished", metadata: ["files.forgotten": "\(forgotten)"])
     }
 }
 

@@ -166,6 +166,19 @@ package final class AgentState: Sendable {
         }
     }
 
+    /// Pending paths after `rowid` in rowid order, for the upload queue's window.
+    func pendingPaths(afterRowID rowid: Int64, limit: Int) async throws -> [(Int64, String)] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db.cachedStatement(
+                    sql:
+                        "SELECT rowid, path FROM files WHERE status = 'pending' AND rowid > ? ORDER BY rowid LIMIT ?"
+                ),
+                arguments: [rowid, limit]
+            ).map { ($0[0], $0[1]) }
+        }
+    }
+
     package func statusCounts() throws -> [Status: Int] {
         try pool.read { db in
             var counts: [Status: Int] = [:]
@@ -294,5 +307,19 @@ extension SQLiteUploadSessionStore {
         try await state.pool.read { db in
             try String.fetchOne(db, sql: "SELECT session FROM upload_sessions LIMIT 1")
         }
+    }
+}
+
+extension Database {
+    /// `execute(sql:arguments:)` through the connection's statement cache. A storm runs the
+    /// same few statements tens of thousands of times, and preparing each anew (through GRDB's
+    /// authorizer) cost more CPU than running it. One statement per call.
+    func execute(cached sql: String, arguments: StatementArguments = StatementArguments()) throws {
+        try cachedStatement(sql: sql).execute(arguments: arguments)
+    }
+
+    /// The first row of a cached single statement, nil when there is none.
+    func fetchRow(cached sql: String, arguments: StatementArguments = StatementArguments()) throws -> Row? {
+        try Row.fetchOne(cachedStatement(sql: sql), arguments: arguments)
     }
 }

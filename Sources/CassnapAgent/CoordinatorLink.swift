@@ -118,7 +118,8 @@ struct CoordinatorLink: Sendable {
         let payload = try APICoding.encoder().encode(report)
         try agent.state.pool.write { db in
             try db.execute(
-                sql: "INSERT INTO outbox (kind, report_id, payload, created_at) VALUES ('manifest', ?, ?, ?)",
+                cached:
+                    "INSERT INTO outbox (kind, report_id, payload, created_at) VALUES ('manifest', ?, ?, ?)",
                 arguments: [UUID().uuidString.lowercased(), payload, Date().timeIntervalSince1970])
         }
     }

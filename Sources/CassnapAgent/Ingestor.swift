@@ -174,12 +174,12 @@ actor Ingestor {
         let queued = try await state.pool.write { db -> [String] in
             var queued: [String] = []
             for c in batch.candidates {
-                let row = try Row.fetchOne(
-                    db, sql: "SELECT device, inode, size, mtime_ns, status FROM files WHERE path = ?",
+                let row = try db.fetchRow(
+                    cached: "SELECT device, inode, size, mtime_ns, status FROM files WHERE path = ?",
                     arguments: [c.path])
                 guard let row else {
                     try db.execute(
-                        sql: """
+                        cached: """
                             INSERT INTO files (path, location, tag, device, inode, size, mtime_ns, status,
                             first_seen, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)
                             """,
@@ -196,7 +196,7 @@ actor Ingestor {
                 let status: String = row["status"]
                 if known != c.identity || status == "vanished" {
                     try db.execute(
-                        sql: """
+                        cached: """
                             UPDATE files SET device = ?, inode = ?, size = ?, mtime_ns = ?, status = 'pending',
                             sha256 = NULL, object_key = NULL, attempts = 0, error = NULL, uploaded_at = NULL,
                             updated_at = ? WHERE path = ?
@@ -212,7 +212,7 @@ actor Ingestor {
             }
             for (change, payload) in appeared {
                 try db.execute(
-                    sql: """
+                    cached: """
                         INSERT OR IGNORE INTO live_sstables (directory, sstable, keyspace, table_name, appeared_at)
                         VALUES (?, ?, ?, ?, ?)
                         """,
@@ -222,21 +222,21 @@ actor Ingestor {
                     ])
                 if db.changesCount > 0 {
                     try db.execute(
-                        sql:
+                        cached:
                             "INSERT INTO outbox (kind, report_id, payload, created_at) VALUES ('sstable-event', ?, ?, ?)",
                         arguments: [UUID().uuidString.lowercased(), payload, now.timeIntervalSince1970])
                 }
             }
             for (change, payload) in disappeared {
                 try db.execute(
-                    sql: """
+                    cached: """
                         UPDATE live_sstables SET disappeared_at = ?
                         WHERE directory = ? AND sstable = ? AND disappeared_at IS NULL
                         """,
                     arguments: [now.timeIntervalSince1970, change.directory, change.sstable])
                 if db.changesCount > 0 {
                     try db.execute(
-                        sql:
+                        cached:
                             "INSERT INTO outbox (kind, report_id, payload, created_at) VALUES ('sstable-event', ?, ?, ?)",
                         arguments: [
                             UUID().uuidString.lowercased(), payload, now.timeIntervalSince1970,

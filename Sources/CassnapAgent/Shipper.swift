@@ -71,7 +71,7 @@ package final class Shipper: Sendable {
     private func ship(_ path: String) async throws -> Outcome {
         guard
             let record = try await state.pool.read({ db in
-                try Row.fetchOne(db, sql: "SELECT * FROM files WHERE path = ?", arguments: [path])
+                try db.fetchRow(cached: "SELECT * FROM files WHERE path = ?", arguments: [path])
                     .map(AgentState.FileRecord.init)
             }), record.status == .pending
         else { return .finished }
@@ -195,8 +195,8 @@ package final class Shipper: Sendable {
     private func bucketSHA256(_ key: String) async throws -> String? {
         let cached = try await state.pool.read { db -> (found: Bool, sha256: String?) in
             guard
-                let row = try Row.fetchOne(
-                    db, sql: "SELECT sha256 FROM bucket_objects WHERE key = ?", arguments: [key])
+                let row = try db.fetchRow(
+                    cached: "SELECT sha256 FROM bucket_objects WHERE key = ?", arguments: [key])
             else { return (false, nil) }
             return (true, row["sha256"])
         }
@@ -204,7 +204,7 @@ package final class Shipper: Sendable {
         if let sha = cached.sha256 { return sha }
         guard let info = try await store.headIfExists(key: key) else {
             try await state.pool.write { db in
-                try db.execute(sql: "DELETE FROM bucket_objects WHERE key = ?", arguments: [key])
+                try db.execute(cached: "DELETE FROM bucket_objects WHERE key = ?", arguments: [key])
             }
             return nil
         }
@@ -217,7 +217,7 @@ package final class Shipper: Sendable {
     private func rememberBucketObject(key: String, size: Int64, sha256: String) async throws {
         try await state.pool.write { db in
             try db.execute(
-                sql: "INSERT OR REPLACE INTO bucket_objects (key, size, sha256) VALUES (?, ?, ?)",
+                cached: "INSERT OR REPLACE INTO bucket_objects (key, size, sha256) VALUES (?, ?, ?)",
                 arguments: [key, size, sha256])
         }
     }
@@ -235,9 +235,8 @@ package final class Shipper: Sendable {
 
     private func uploadedObject(_ identity: FileIdentity) async throws -> UploadedObject? {
         try await state.pool.read { db in
-            try Row.fetchOne(
-                db,
-                sql: """
+            try db.fetchRow(
+                cached: """
                     SELECT object_key, sha256 FROM objects
                     WHERE device = ? AND inode = ? AND size = ? AND mtime_ns = ?
                     """,
@@ -249,7 +248,7 @@ package final class Shipper: Sendable {
     private func updateIdentity(_ path: String, _ identity: FileIdentity) async throws {
         try await state.pool.write { db in
             try db.execute(
-                sql: """
+                cached: """
                     UPDATE files SET device = ?, inode = ?, size = ?, mtime_ns = ?, updated_at = ?
                     WHERE path = ?
                     """,
@@ -265,7 +264,7 @@ package final class Shipper: Sendable {
         logger.info("File vanished before upload", metadata: ["file.path": "\(path)"])
         try await state.pool.write { db in
             try db.execute(
-                sql:
+                cached:
                     "UPDATE files SET status = 'vanished', updated_at = ? WHERE path = ? AND status = 'pending'",
                 arguments: [Date().timeIntervalSince1970, path])
         }
@@ -276,7 +275,7 @@ package final class Shipper: Sendable {
         let givingUp = !retryable || (maxAttempts.map { attempts >= $0 } ?? false)
         try await state.pool.write { db in
             try db.execute(
-                sql: "UPDATE files SET status = ?, attempts = ?, error = ?, updated_at = ? WHERE path = ?",
+                cached: "UPDATE files SET status = ?, attempts = ?, error = ?, updated_at = ? WHERE path = ?",
                 arguments: [
                     givingUp ? "failed" : "pending", attempts, "\(error)", Date().timeIntervalSince1970, path,
                 ])
@@ -296,7 +295,7 @@ package final class Shipper: Sendable {
     private func markAlias(_ path: String, location: String, object: UploadedObject) async throws {
         try await state.pool.write { db in
             try db.execute(
-                sql: """
+                cached: """
                     UPDATE files SET status = 'uploaded', sha256 = ?, object_key = ?, uploaded_at = ?,
                     updated_at = ?, error = NULL WHERE path = ?
                     """,
@@ -325,7 +324,7 @@ package final class Shipper: Sendable {
             } else { nil }
         try await state.pool.write { db in
             try db.execute(
-                sql: """
+                cached: """
                     INSERT OR REPLACE INTO objects
                     (device, inode, size, mtime_ns, object_key, sha256, uploaded_path, uploaded_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -335,7 +334,7 @@ package final class Shipper: Sendable {
                     object.sha256, path, now.timeIntervalSince1970,
                 ])
             try db.execute(
-                sql: """
+                cached: """
                     UPDATE files SET status = 'uploaded', sha256 = ?, object_key = ?, uploaded_at = ?,
                     updated_at = ?, error = NULL WHERE path = ?
                     """,
@@ -344,7 +343,8 @@ package final class Shipper: Sendable {
                 ])
             if let report {
                 try db.execute(
-                    sql: "INSERT INTO outbox (kind, report_id, payload, created_at) VALUES ('file', ?, ?, ?)",
+                    cached:
+                        "INSERT INTO outbox (kind, report_id, payload, created_at) VALUES ('file', ?, ?, ?)",
                     arguments: [UUID().uuidString.lowercased(), report, now.timeIntervalSince1970])
             }
         }

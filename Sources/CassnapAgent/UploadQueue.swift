@@ -1,27 +1,71 @@
 /// The in-memory face of the `pending` rows: paths waiting for a worker, without duplicates,
 /// plus the claims that keep two links of one inode from uploading at once. The database is
-/// the truth; on start every pending row is queued again.
+/// the truth. At most `capacity` waiting paths are held in memory: past that, new paths stay
+/// only as pending rows and are read back in rowid order as the queue drains, so a backlog of
+/// a million files costs the same memory as one of four thousand.
 actor UploadQueue {
+    /// Pending rows after `rowid`, in rowid order: (rowid, path), at most `limit`.
+    typealias Refill = @Sendable (_ afterRowID: Int64, _ limit: Int) async throws -> [(Int64, String)]
+
+    private let capacity: Int
+    private let refill: Refill
     private var items: [String] = []
     private var head = 0
     private var queued: Set<String> = []
-    private var waiters: [CheckedContinuation<String?, Never>] = []
+    private var waiters: [CheckedContinuation<Wake, Never>] = []
     private var inFlight = 0
     private var delayed = 0
     private var closed = false
     private var finishWhenIdle = false
+    /// Pending rows may exist that are not in memory: read them back before going idle.
+    private var overflowed = false
+    private var refilling = false
+    /// The last rowid read back; 0 starts a pass from the first row.
+    private var cursor: Int64 = 0
+    /// Bumped whenever a pending path is left out of memory.
+    private var overflowEpoch = 0
+    /// `overflowEpoch` when the current pass started at the first row.
+    private var passEpoch = 0
+    private var passFromStart = false
     /// Identity being uploaded → paths parked until it is done.
     private var claims: [FileIdentity: [String]] = [:]
 
+    private enum Wake {
+        case path(String)
+        case look
+        case stop
+    }
+
+    init(capacity: Int = 4096, refill: @escaping Refill) {
+        self.capacity = max(1, capacity)
+        self.refill = refill
+    }
+
     func add(_ paths: [String]) {
-        for path in paths where !closed && queued.insert(path).inserted {
+        for path in paths where !closed && !queued.contains(path) {
             if let waiter = waiters.popLast() {
+                queued.insert(path)
                 inFlight += 1
-                waiter.resume(returning: path)
-            } else {
+                waiter.resume(returning: .path(path))
+            } else if items.count - head < capacity {
+                queued.insert(path)
                 items.append(path)
+            } else {
+                overflowed = true
+                overflowEpoch += 1
             }
         }
+    }
+
+    /// Every pending row is to be read back from the database (start, reconcile), without
+    /// loading them all at once.
+    func rescanDatabase() {
+        guard !closed else { return }
+        overflowed = true
+        overflowEpoch += 1
+        cursor = 0
+        passFromStart = false
+        if let waiter = waiters.popLast() { waiter.resume(returning: .look) }
     }
 
     /// Queues again after `delay` (a young file, a retry).
@@ -43,9 +87,59 @@ actor UploadQueue {
 
     /// The next path, or nil once closed (or idle, with `finishWhenIdle`).
     func next() async -> String? {
-        if let path = take() { return path }
-        if closed || (finishWhenIdle && isIdle) { return nil }
-        return await withCheckedContinuation { waiters.append($0) }
+        while true {
+            if let path = take() { return path }
+            if overflowed && !refilling && !closed {
+                await refillFromDatabase()
+                continue
+            }
+            if closed || (finishWhenIdle && isIdle) { return nil }
+            switch await withCheckedContinuation({ waiters.append($0) }) {
+            case .path(let path): return path
+            case .look: continue
+            case .stop: return nil
+            }
+        }
+    }
+
+    /// Reads the next window of pending rows that are not already held. Overflow ends only
+    /// after a pass from the first row to the last found nothing new and nothing overflowed
+    /// meanwhile.
+    private func refillFromDatabase() async {
+        refilling = true
+        defer { refilling = false }
+        while overflowed && !closed {
+            if cursor == 0 && !passFromStart {
+                passFromStart = true
+                passEpoch = overflowEpoch
+            }
+            let rows: [(Int64, String)]
+            do { rows = try await refill(cursor, capacity) } catch {
+                // The periodic reconcile rescans the database; nothing pending is forgotten.
+                overflowed = false
+                passFromStart = false
+                cursor = 0
+                finishIfIdle()
+                return
+            }
+            if let last = rows.last { cursor = last.0 }
+            let atEnd = rows.count < capacity
+            if atEnd { cursor = 0 }
+            let fresh = rows.map(\.1).filter { !queued.contains($0) }
+            if !fresh.isEmpty {
+                if atEnd { passFromStart = false }
+                add(fresh)
+                return
+            }
+            if !atEnd { continue }
+            if passFromStart && passEpoch == overflowEpoch {
+                overflowed = false
+                passFromStart = false
+                finishIfIdle()
+                return
+            }
+            passFromStart = false
+        }
     }
 
     private func take() -> String? {
@@ -93,9 +187,15 @@ actor UploadQueue {
 
     func releaseKey(_ key: String) { reservedKeys.remove(key) }
 
-    var isIdle: Bool { head >= items.count && inFlight == 0 && delayed == 0 && claims.isEmpty }
+    var isIdle: Bool {
+        head >= items.count && inFlight == 0 && delayed == 0 && claims.isEmpty && !overflowed
+    }
 
+    /// Paths held in memory, in flight or delayed.
     var count: Int { items.count - head + inFlight + delayed }
+
+    /// Whether pending rows wait in the database beyond those held in memory.
+    var hasBacklogInDatabase: Bool { overflowed }
 
     /// From now on `next()` answers nil when nothing is queued, running or delayed.
     func finishWhenDrained() {
@@ -106,13 +206,13 @@ actor UploadQueue {
     /// Stop handing out work; workers finish what they hold.
     func close() {
         closed = true
-        for waiter in waiters { waiter.resume(returning: nil) }
+        for waiter in waiters { waiter.resume(returning: .stop) }
         waiters.removeAll()
     }
 
     private func finishIfIdle() {
         guard finishWhenIdle, isIdle else { return }
-        for waiter in waiters { waiter.resume(returning: nil) }
+        for waiter in waiters { waiter.resume(returning: .stop) }
         waiters.removeAll()
     }
 }

@@ -62,10 +62,17 @@ package final class RecursiveWatcher: @unchecked Sendable {
     /// Number of directories watched now.
     package var watchCount: Int { watchCountValue.load(ordering: .relaxed) }
 
+    /// Events per batch, and batches the stream holds for a consumer that is behind. When both
+    /// are full the watcher thread waits (the kernel queues meanwhile, and an overflow means a
+    /// rescan), so a storm or a rescan of a big node never piles up in memory.
+    package static let batchSize = 2048
+    package static let bufferedBatches = 2
+
     /// Starts the watcher thread. The initial listing of every root arrives as the first
     /// batches; then events, in batches, until `stop()`.
     package func start() -> AsyncStream<[WatchEvent]> {
-        let (stream, continuation) = AsyncStream.makeStream(of: [WatchEvent].self)
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: [WatchEvent].self, bufferingPolicy: .bufferingOldest(Self.bufferedBatches))
         let thread = Thread { [self] in
             run(continuation)
             continuation.finish()
@@ -83,20 +90,20 @@ package final class RecursiveWatcher: @unchecked Sendable {
     }
 
     private func run(_ out: AsyncStream<[WatchEvent]>.Continuation) {
-        var batch = Batch()
+        var batch = Batch(out: out, stopping: { self.stopping.load(ordering: .relaxed) })
         for root in configuration.roots { addTree(root, isRoot: true, into: &batch) }
-        batch.flush(to: out)
+        batch.flush()
         while !stopping.load(ordering: .acquiring) {
             let events: [InotifyEvent]
             do {
                 events = try source.read(timeout: configuration.pollTimeout)
             } catch {
                 batch.add(.overflow)  // the fd is unusable; the consumer's reconcile must take over
-                batch.flush(to: out)
+                batch.flush()
                 return
             }
             for event in events { handle(event, into: &batch) }
-            batch.flush(to: out)
+            batch.flush()
         }
     }
 
@@ -186,25 +193,38 @@ package final class RecursiveWatcher: @unchecked Sendable {
         watchCountValue.store(pathByWatch.count, ordering: .relaxed)
     }
 
-    /// Events of one read, duplicates removed, order kept.
+    /// Events of one read (or of `batchSize`), duplicates removed, order kept.
     private struct Batch {
+        let out: AsyncStream<[WatchEvent]>.Continuation
+        let stopping: () -> Bool
         var events: [WatchEvent] = []
         var seen: Set<WatchEvent> = []
 
         mutating func add(_ event: WatchEvent) {
-            if seen.insert(event).inserted { events.append(event) }
+            guard seen.insert(event).inserted else { return }
+            events.append(event)
+            if events.count >= RecursiveWatcher.batchSize { flush() }
         }
 
-        mutating func flush(to out: AsyncStream<[WatchEvent]>.Continuation) {
+        /// Hands the batch over, waiting while the consumer's buffer is full. Fresh storage
+        /// afterwards, not `removeAll(keepingCapacity:)`: the batch just yielded shares it.
+        mutating func flush() {
             guard !events.isEmpty else { return }
-            // Bounded batches keep the consumer's memory flat during a storm.
-            for start in stride(from: 0, to: events.count, by: 4096) {
-                out.yield(Array(events[start..<min(start + 4096, events.count)]))
-            }
-            // Fresh storage, not `removeAll(keepingCapacity:)`: the batches just yielded share
-            // this buffer, so keeping capacity made every later flush copy a storm-sized array.
+            var pending = events
             events = []
             seen = []
+            while true {
+                switch out.yield(pending) {
+                case .enqueued, .terminated:
+                    return
+                case .dropped(let batch):
+                    if stopping() { return }
+                    pending = batch
+                    usleep(2_000)
+                @unknown default:
+                    return
+                }
+            }
         }
     }
 }

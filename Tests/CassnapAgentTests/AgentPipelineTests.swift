@@ -65,6 +65,24 @@ import Testing
         }
     }
 
+    @Test func backlogBeyondTheQueueWindowShipsEveryFileOnce() async throws {
+        try await TemporaryDirectory.with { root in
+            var s = try Self.setup(root, tables: 4, sstables: 5)
+            s.configuration.watch.live = true
+            try s.nodetool.snapshot(tag: "first")
+            // 4 tables x 5 SSTables x 8 components, three links each, through a window of 7.
+            let agent = try await Agent.build(
+                configuration: s.configuration, once: true, logger: S.logger, queueCapacity: 7)
+            let summary = try await agent.runOnce()
+            #expect(summary.succeeded, "\(summary)")
+            let live = s.node.sstables.flatMap(\.files)
+            #expect(try agent.state.uploadedObjectCount() == live.count + 4 * 2)
+            #expect(try await S.verify(S.expectedFiles(s.roots), in: s.store).isEmpty)
+            #expect(try agent.state.statusCounts()[.pending, default: 0] == 0)
+            #expect(try agent.state.paths(status: .uploaded).count == 2 * live.count + 4 * 2)
+        }
+    }
+
     @Test func ignoredTagsTransactionLogsAndTemporaryFilesDoNotShip() async throws {
         try await TemporaryDirectory.with { root in
             let s = try Self.setup(root, tables: 1, sstables: 2)

@@ -110,6 +110,52 @@ import Testing
         )
     }
 
+    @Test func aSlowConsumerGetsEveryFileInBoundedBatches() async throws {
+        let root = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var expected = Set<String>()
+        for d in 0..<10 {
+            mkdir(root + "/d\(d)", 0o755)
+            for i in 0..<1000 {
+                write(root + "/d\(d)/f\(i)")
+                expected.insert(root + "/d\(d)/f\(i)")
+            }
+        }
+        let watcher = try RecursiveWatcher(configuration: .init(roots: [root]))
+        defer { watcher.stop() }
+        var appeared = Set<String>()
+        var largest = 0
+        let deadline = Date().addingTimeInterval(60)
+        for await batch in watcher.start() {
+            largest = max(largest, batch.count)
+            for case .fileAppeared(let path) in batch { appeared.insert(path) }
+            if appeared.isSuperset(of: expected) || Date() > deadline { break }
+            try await Task.sleep(for: .milliseconds(10))  // behind the watcher all along
+        }
+        #expect(
+            expected.subtracting(appeared).isEmpty, "missed \(expected.subtracting(appeared).count) files")
+        #expect(largest <= RecursiveWatcher.batchSize)
+    }
+
+    @Test func stopReturnsWhileNobodyConsumes() async throws {
+        let root = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        for i in 0..<(RecursiveWatcher.batchSize * (RecursiveWatcher.bufferedBatches + 3)) {
+            write(root + "/f\(i)")
+        }
+        let watcher = try RecursiveWatcher(configuration: .init(roots: [root]))
+        let stream = watcher.start()  // never iterated: the watcher thread waits on a full buffer
+        let stopped = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            watcher.stop()
+            stopped.signal()
+        }
+        thread.start()
+        let returned = stopped.wait(timeout: .now() + 20) == .success
+        #expect(returned, "stop() hung on a consumer that never reads")
+        _ = stream
+    }
+
     @Test func removedDirectoriesDropTheirWatches() async throws {
         let root = try scratch()
         defer { try? FileManager.default.removeItem(atPath: root) }
