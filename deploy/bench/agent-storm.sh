@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The storm of issue 4 against moto with cassnap-agent, measured:
 #   files missed, time from the storm's end until every file is in the bucket, agent CPU
-#   seconds, idle RSS and peak RSS (VmHWM).
+#   seconds, idle RSS and peak RSS (VmHWM), and the anonymous part of both (RssAnon).
 #
 #   deploy/bench/agent-storm.sh                       # 4 ks x 50 tables x 20 sstables (32,000 links)
 #   KEYSPACES=2 TABLES=10 SSTABLES=5 deploy/bench/agent-storm.sh
 #   AGENT_BIN=.build-agent/debug/cassnap-agent FLUSHES=10 deploy/bench/agent-storm.sh
 #   AGENT_WRAPPER="heaptrack -o /tmp/agent" deploy/bench/agent-storm.sh   # profile the heap
 # The agent's VmRSS is sampled every RSS_INTERVAL seconds (0.5) into $WORK/rss.log (seconds
-# since the agent started, kB); KEEP=1 keeps $WORK, with the agent's final smaps.
+# since the agent started, VmRSS kB, RssAnon kB); KEEP=1 keeps $WORK, with the agent's final smaps.
 #
 # The storm: `fake-nodetool snapshot -t storm` of every table (hard links into brand-new
 # snapshots/storm directories) while two flushers write SSTables with incremental backups on.
@@ -70,13 +70,14 @@ if [ -n "${AGENT_WRAPPER:-}" ]; then  # measure the agent, not the wrapper
 fi
 ( start=$(date +%s%N)
   while [ -r /proc/$agent_pid/status ]; do
-      rss=$(awk '/VmRSS/ {print $2}' /proc/$agent_pid/status 2>/dev/null) || break
+      rss=$(awk '/^(VmRSS|RssAnon):/ {printf "%s ", $2}' /proc/$agent_pid/status 2>/dev/null) || break
       now=$(date +%s%N)
       echo "$(( (now - start) / 1000000000 )).$(( (now - start) / 100000000 % 10 )) $rss"
       sleep "${RSS_INTERVAL:-0.5}"
   done ) >"$WORK/rss.log" 2>/dev/null &
 sleep 3
 idle_rss=$(awk '/VmRSS/ {print $2}' /proc/$agent_pid/status)
+idle_anon=$(awk '/RssAnon/ {print $2}' /proc/$agent_pid/status)
 
 log "storm: snapshot -t storm + 2 flushers x $FLUSHES flushes"
 export FAKE_NODETOOL_DATA_DIR=$DATA
@@ -152,9 +153,14 @@ print(json.dumps({
     "agent_rss_after_mb": round(rss / 1024, 1),
 }, indent=1))
 PY
-python3 - "$WORK/result.json" "$idle_rss" <<'PY'
+python3 - "$WORK/result.json" "$idle_rss" "$idle_anon" "$WORK/rss.log" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1])); r["agent_idle_rss_mb"] = round(int(sys.argv[2]) / 1024, 1)
+# RssAnon: the agent's own memory (heap, stacks, relocated data), without the file-backed
+# pages of its binary and shared libraries, which the kernel maps around each fault.
+r["agent_idle_rss_anon_mb"] = round(int(sys.argv[3]) / 1024, 1)
+anon = [int(l.split()[2]) for l in open(sys.argv[4]) if len(l.split()) == 3]
+r["agent_peak_rss_anon_mb"] = round(max(anon, default=0) / 1024, 1)
 json.dump(r, open(sys.argv[1], "w"), indent=1); print(json.dumps(r, indent=1))
 PY
 [ "${KEEP:-0}" = 1 ] && cp "/proc/$agent_pid/smaps" "$WORK/smaps.after" 2>/dev/null || true
