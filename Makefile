@@ -1,5 +1,5 @@
 # The README's two commands: `make demo` (the main job) and `make test` (every test).
-.PHONY: demo test build bench format
+.PHONY: demo test build release format
 
 demo:
 	./deploy/demo.sh
@@ -9,6 +9,10 @@ test:
 
 build:
 	swift build
+
+# Static, stripped binaries for nodes in dist/ (no Swift toolchain needed there).
+release:
+	./deploy/release.sh
 
 format:
 	swift format --in-place --recursive Sources Tests

@@ -91,16 +91,24 @@ private let writeCallback: cassnap_curl_data_cb = { data, size, count, userdata 
     return n
 }
 
+/// A header name or value without surrounding blanks and the line's CR LF.
+private func trimmed(_ bytes: Slice<UnsafeRawBufferPointer>) -> Slice<UnsafeRawBufferPointer> {
+    func blank(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0d || b == 0x0a }
+    guard let first = bytes.firstIndex(where: { !blank($0) }),
+        let last = bytes.lastIndex(where: { !blank($0) })
+    else { return bytes[bytes.startIndex..<bytes.startIndex] }
+    return bytes[first...last]
+}
+
 private let headerCallback: cassnap_curl_data_cb = { data, size, count, userdata in
     let ctx = context(userdata)
     let n = size * count
-    let line = String(decoding: UnsafeRawBufferPointer(start: data, count: n), as: UTF8.self)
-    if line.hasPrefix("HTTP/") {
+    let line = UnsafeRawBufferPointer(start: data, count: n)
+    if line.starts(with: "HTTP/".utf8) {
         ctx.headers = [:]  // a new response (after 100-continue or a redirect) starts over
-    } else if let colon = line.firstIndex(of: ":") {
-        let name = line[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
-        let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
-        ctx.headers[name] = value
+    } else if let colon = line.firstIndex(of: UInt8(ascii: ":")) {
+        let name = String(decoding: trimmed(line[..<colon]), as: UTF8.self).lowercased()
+        ctx.headers[name] = String(decoding: trimmed(line[(colon + 1)...]), as: UTF8.self)
     }
     return n
 }
