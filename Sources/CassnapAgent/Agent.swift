@@ -373,7 +373,7 @@ package final class Agent: Service, Sendable {
         var after: Int64 = 0
         var forgotten = 0
         while true {
-            let rows = try await state.pool.read { db in
+            let rows = try state.pool.read { db in
                 try Row.fetchAll(
                     db.cachedStatement(
                         sql: """

@@ -7,6 +7,8 @@
 #   KEYSPACES=2 TABLES=10 SSTABLES=5 deploy/bench/agent-storm.sh
 #   AGENT_BIN=.build-agent/debug/cassnap-agent FLUSHES=10 deploy/bench/agent-storm.sh
 #   AGENT_WRAPPER="heaptrack -o /tmp/agent" deploy/bench/agent-storm.sh   # profile the heap
+#   AGENT_BIN=dist/cassnap-agent deploy/bench/agent-storm.sh   # the static release binary
+# Idle RSS is read IDLE_WAIT (20) seconds after the agent started, before the storm.
 # The agent's VmRSS is sampled every RSS_INTERVAL seconds (0.5) into $WORK/rss.log (seconds
 # since the agent started, VmRSS kB, RssAnon kB); KEEP=1 keeps $WORK, with the agent's final smaps.
 #
@@ -75,7 +77,8 @@ fi
       echo "$(( (now - start) / 1000000000 )).$(( (now - start) / 100000000 % 10 )) $rss"
       sleep "${RSS_INTERVAL:-0.5}"
   done ) >"$WORK/rss.log" 2>/dev/null &
-sleep 3
+# Idle: after the start-up listing of the node has been recorded and the agent has settled.
+sleep "${IDLE_WAIT:-20}"
 idle_rss=$(awk '/VmRSS/ {print $2}' /proc/$agent_pid/status)
 idle_anon=$(awk '/RssAnon/ {print $2}' /proc/$agent_pid/status)
 
