@@ -319,39 +319,66 @@ package final class Agent: Service, Sendable {
         await queue.rescanDatabase()
     }
 
-    /// Replaces the cache of this node's keys with a fresh listing. Objects this agent uploaded
-    /// before the listing started but that the bucket no longer has go back to pending.
+    /// Replaces the cache of this node's keys with a fresh listing, read page by page into a
+    /// temporary table (a node's listing is never held in memory). Keys this agent recorded
+    /// after the listing started stay even if the listing missed them: their page may have been
+    /// fetched before the upload, and forgetting them would let a reused name overwrite them.
+    /// Objects this agent uploaded before the listing started but that the bucket no longer has
+    /// go back to pending.
     func refreshBucketListing() async throws {
         let started = Date().timeIntervalSince1970
-        let listing = try await store.list(prefix: keys.nodeRoot(host))
-        let lost = try await state.pool.write { db -> Int in
-            var known: [String: String] = [:]
-            for row in try Row.fetchAll(
-                db, sql: "SELECT key, sha256 FROM bucket_objects WHERE sha256 IS NOT NULL")
-            {
-                known[row["key"]] = row["sha256"]
+        let table = "temp.bucket_listing_\(UInt32.random(in: 0...UInt32.max))"
+        try await state.pool.write { db in
+            try db.execute(
+                sql: "CREATE TABLE \(table) (key TEXT PRIMARY KEY, size INTEGER NOT NULL, sha256 TEXT)")
+        }
+        let lost: Int
+        do {
+            try await store.listPages(prefix: keys.nodeRoot(host)) { page in
+                try await state.pool.write { db in
+                    let insert = try db.makeStatement(
+                        sql: "INSERT OR REPLACE INTO \(table) (key, size, sha256) VALUES (?, ?, ?)")
+                    for object in page {
+                        try insert.execute(arguments: [object.key, object.size, object.sha256])
+                    }
+                }
             }
-            try db.execute(cached: "DELETE FROM bucket_objects")
-            var present = Set<String>()
-            for object in listing {
-                present.insert(object.key)
+            lost = try await state.pool.write { db -> Int in
                 try db.execute(
-                    cached: "INSERT OR REPLACE INTO bucket_objects (key, size, sha256) VALUES (?, ?, ?)",
-                    arguments: [object.key, object.size, object.sha256 ?? known[object.key]])
-            }
-            var lost = 0
-            for row in try Row.fetchAll(
-                db, sql: "SELECT object_key FROM objects WHERE uploaded_at < ?", arguments: [started])
-            {
-                let key: String = row["object_key"]
-                if present.contains(key) { continue }
-                lost += 1
-                try db.execute(cached: "DELETE FROM objects WHERE object_key = ?", arguments: [key])
+                    sql: """
+                        DELETE FROM bucket_objects WHERE key NOT IN (SELECT key FROM \(table))
+                        AND (recorded_at IS NULL OR recorded_at < ?)
+                        """,
+                    arguments: [started])
+                // A size that changed makes the remembered checksum stale.
                 try db.execute(
-                    cached: "UPDATE files SET status = 'pending', object_key = NULL WHERE object_key = ?",
-                    arguments: [key])
+                    sql: """
+                        INSERT INTO bucket_objects (key, size, sha256)
+                        SELECT key, size, sha256 FROM \(table) WHERE true
+                        ON CONFLICT(key) DO UPDATE SET
+                            sha256 = CASE WHEN excluded.sha256 IS NOT NULL THEN excluded.sha256
+                                WHEN bucket_objects.size = excluded.size THEN bucket_objects.sha256 END,
+                            size = excluded.size
+                        """)
+                let gone = try String.fetchAll(
+                    db,
+                    sql: """
+                        SELECT object_key FROM objects
+                        WHERE uploaded_at < ? AND object_key NOT IN (SELECT key FROM \(table))
+                        """,
+                    arguments: [started])
+                for key in gone {
+                    try db.execute(cached: "DELETE FROM objects WHERE object_key = ?", arguments: [key])
+                    try db.execute(
+                        cached: "UPDATE files SET status = 'pending', object_key = NULL WHERE object_key = ?",
+                        arguments: [key])
+                }
+                try db.execute(sql: "DROP TABLE \(table)")
+                return gone.count
             }
-            return lost
+        } catch {
+            try? await state.pool.write { db in try db.execute(sql: "DROP TABLE IF EXISTS \(table)") }
+            throw error
         }
         if lost > 0 {
             logger.warning(

@@ -92,6 +92,10 @@ package final class AgentState: Sendable {
                         PRIMARY KEY (directory, sstable));
                     """)
         }
+        migrator.registerMigration("v2") { db in
+            // When this agent recorded the key itself (NULL: from a listing).
+            try db.execute(sql: "ALTER TABLE bucket_objects ADD COLUMN recorded_at REAL")
+        }
         return migrator
     }
 

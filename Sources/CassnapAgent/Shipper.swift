@@ -217,8 +217,9 @@ package final class Shipper: Sendable {
     private func rememberBucketObject(key: String, size: Int64, sha256: String) async throws {
         try await state.pool.write { db in
             try db.execute(
-                cached: "INSERT OR REPLACE INTO bucket_objects (key, size, sha256) VALUES (?, ?, ?)",
-                arguments: [key, size, sha256])
+                cached:
+                    "INSERT OR REPLACE INTO bucket_objects (key, size, sha256, recorded_at) VALUES (?, ?, ?, ?)",
+                arguments: [key, size, sha256, Date().timeIntervalSince1970])
         }
     }
 

@@ -126,6 +126,11 @@ package final class GCSObjectStore: ObjectStore {
 
     package func list(prefix: String) async throws -> [ObjectInfo] {
         var result: [ObjectInfo] = []
+        try await listPages(prefix: prefix) { result += $0 }
+        return result.sorted { $0.key < $1.key }
+    }
+
+    package func listPages(prefix: String, _ pageHandler: ([ObjectInfo]) async throws -> Void) async throws {
         var pageToken: String?
         let namePrefix = configuration.prefix.isEmpty ? prefix : configuration.prefix + "/" + prefix
         repeat {
@@ -143,12 +148,13 @@ package final class GCSObjectStore: ObjectStore {
                 throw ObjectStoreError.permanent(
                     store: displayName, detail: "unreadable object listing: \(error)")
             }
+            var result: [ObjectInfo] = []
             for item in page.items ?? [] where item.name.hasPrefix(namePrefix) {
                 result.append(item.info(key: key(fromObjectName: item.name)))
             }
             pageToken = page.nextPageToken.flatMap { $0.isEmpty ? nil : $0 }
+            try await pageHandler(result.sorted { $0.key < $1.key })
         } while pageToken != nil
-        return result.sorted { $0.key < $1.key }
     }
 
     package func delete(key: String) async throws {

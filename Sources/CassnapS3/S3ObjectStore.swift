@@ -98,8 +98,13 @@ package struct S3ObjectStore: ObjectStore {
     }
 
     package func list(prefix: String) async throws -> [ObjectInfo] {
-        let root = configuration.rootPrefix
         var result: [ObjectInfo] = []
+        try await listPages(prefix: prefix) { result += $0 }
+        return result.sorted { $0.key < $1.key }
+    }
+
+    package func listPages(prefix: String, _ pageHandler: ([ObjectInfo]) async throws -> Void) async throws {
+        let root = configuration.rootPrefix
         var token: String? = nil
         repeat {
             var query: [(name: String, value: String)] = [
@@ -123,6 +128,7 @@ package struct S3ObjectStore: ObjectStore {
                     store: displayName, detail: "list: unreadable ListObjectsV2 answer")
             }
             let urlEncoded = page["EncodingType"] == "url"
+            var result: [ObjectInfo] = []
             for entry in page.children("Contents") {
                 guard var fullKey = entry["Key"] else { continue }
                 if urlEncoded { fullKey = fullKey.removingPercentEncoding ?? fullKey }
@@ -139,8 +145,8 @@ package struct S3ObjectStore: ObjectStore {
                 throw ObjectStoreError.transient(
                     store: displayName, detail: "list: truncated page without a continuation token")
             }
+            try await pageHandler(result.sorted { $0.key < $1.key })
         } while token != nil
-        return result.sorted { $0.key < $1.key }
     }
 
     package func delete(key: String) async throws {

@@ -36,6 +36,9 @@ package struct ConcurrencyLimitedObjectStore: ObjectStore {
     package func list(prefix: String) async throws -> [ObjectInfo] {
         try await limited { try await base.list(prefix: prefix) }
     }
+    package func listPages(prefix: String, _ page: ([ObjectInfo]) async throws -> Void) async throws {
+        try await limited { try await base.listPages(prefix: prefix, page) }
+    }
     package func delete(key: String) async throws { try await limited { try await base.delete(key: key) } }
     package func delete(keys: [String]) async throws {
         try await limited { try await base.delete(keys: keys) }

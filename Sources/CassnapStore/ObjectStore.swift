@@ -25,11 +25,20 @@ package protocol ObjectStore: Sendable {
     func head(key: String) async throws -> ObjectInfo
     func get(key: String, to localPath: String) async throws -> ObjectInfo
     func list(prefix: String) async throws -> [ObjectInfo]
+    /// `list` page by page, so that a caller need not hold a big listing: `page` gets each
+    /// page as it arrives (in key order within a page). After a retried failure pages may
+    /// arrive again, so `page` must be idempotent.
+    func listPages(prefix: String, _ page: ([ObjectInfo]) async throws -> Void) async throws
     func delete(key: String) async throws
     func delete(keys: [String]) async throws
 }
 
 extension ObjectStore {
+    /// One page: the whole listing (stores that list from memory or a directory walk).
+    package func listPages(prefix: String, _ page: ([ObjectInfo]) async throws -> Void) async throws {
+        try await page(list(prefix: prefix))
+    }
+
     package func put(key: String, source: ObjectSource) async throws -> ObjectInfo {
         try await put(key: key, source: source, options: PutOptions())
     }

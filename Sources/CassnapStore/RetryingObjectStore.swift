@@ -81,6 +81,10 @@ package struct RetryingObjectStore: ObjectStore {
         try await attempt("list", prefix) { try await base.list(prefix: prefix) }
     }
 
+    package func listPages(prefix: String, _ page: ([ObjectInfo]) async throws -> Void) async throws {
+        try await attempt("list", prefix) { try await base.listPages(prefix: prefix, page) }
+    }
+
     package func delete(key: String) async throws {
         try await attempt("delete", key) { try await base.delete(key: key) }
     }

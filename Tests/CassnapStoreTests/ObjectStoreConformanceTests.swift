@@ -84,6 +84,19 @@ import Testing
     }
 
     @Test(arguments: StoreKind.available)
+    func listingPageByPageGivesTheSameObjects(kind: StoreKind) async throws {
+        let f = try await StoreFixture.make(kind)  // cloud stores list 2 keys per page here
+        defer { f.cleanUp() }
+        let keys = (0..<7).map { "paged/k\($0)" } + ["other/k"]
+        for key in keys { _ = try await f.store.put(key: key, source: .string(key)) }
+        var pages: [[ObjectInfo]] = []
+        try await f.store.listPages(prefix: "paged/") { pages.append($0) }
+        #expect(pages.flatMap { $0 }.map(\.key) == (0..<7).map { "paged/k\($0)" })
+        #expect(pages.flatMap { $0 }.map(\.size) == (0..<7).map { _ in 8 })
+        if [.s3Moto, .s3Rclone, .gcs].contains(kind) { #expect(pages.count >= 4, "\(pages.map(\.count))") }
+    }
+
+    @Test(arguments: StoreKind.available)
     func batchDeleteRemovesExactlyTheKeysAndIsIdempotent(kind: StoreKind) async throws {
         let f = try await StoreFixture.make(kind)
         defer { f.cleanUp() }
