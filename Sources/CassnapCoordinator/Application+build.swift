@@ -3,6 +3,7 @@ import CassnapStorage
 import CassnapStore
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import ServiceLifecycle
 
@@ -68,6 +69,7 @@ package func buildApplication(
         interval: .milliseconds(Int(configuration.snapshots.schedulerIntervalSeconds * 1000)))
     let application = Application(
         router: router,
+        server: HTTPServerBuilder { LeanHTTP1Channel(responder: $0) },
         configuration: ApplicationConfiguration(
             address: .hostname(host, port: port), serverName: "cassnap-coordinator"),
         services: [scheduler],
