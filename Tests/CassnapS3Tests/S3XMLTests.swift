@@ -28,7 +28,8 @@ import Testing
     }
 
     @Test func cdataCommentsSelfClosingAttributesAndPrefixes() throws {
-        let doc = "\u{FEFF}<!DOCTYPE x><!-- c --><s3:Error a='1>2' b=\"x\"><Code><![CDATA[No<Such>Key]]></Code>"
+        let doc =
+            "\u{FEFF}<!DOCTYPE x><!-- c --><s3:Error a='1>2' b=\"x\"><Code><![CDATA[No<Such>Key]]></Code>"
             + "<Empty/><Empty2 k=\"v\" /><!-- inside --><Message>m</Message></s3:Error>\n"
         let root = try #require(Self.parse(doc))
         #expect(root.name == "Error")
@@ -49,7 +50,9 @@ import Testing
 
     @Test func escapedTextReadsBackUnchanged() throws {
         var generator = SystemRandomNumberGenerator()
-        let alphabet: [Unicode.Scalar] = ["&", "<", ">", "\"", "'", "\n", "\t", "\r", "\u{1}", "a", "é", "😀", " ", ";", "#"]
+        let alphabet: [Unicode.Scalar] = [
+            "&", "<", ">", "\"", "'", "\n", "\t", "\r", "\u{1}", "a", "é", "😀", " ", ";", "#",
+        ]
         for _ in 0..<200 {
             var text = ""
             for _ in 0..<Int.random(in: 0...30, using: &generator) {
