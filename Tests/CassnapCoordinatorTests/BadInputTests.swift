@@ -119,11 +119,7 @@ struct BadInputTests {
     ]
 
     @Test func everyBadRequestGetsAClear4xxAndChangesNothing() async throws {
-        try await TemporaryDirectory.with { dir in
-            let store = InMemoryObjectStore()
-            let coordinator = try await InProcessCoordinator.start(
-                configuration(directory: dir), store: store)
-            defer { Task { await coordinator.stop() } }
+        try await InProcessCoordinator.with { coordinator, store in
             let node = try SimulatedNode(index: 1, baseURL: coordinator.baseURL, store: store)
             try await node.join()
             _ = try await coordinator.admin.createSnapshot(.init(delaySeconds: 600, tag: "taken"))
@@ -148,10 +144,7 @@ struct BadInputTests {
     }
 
     @Test func missingUnknownAndWrongRoleTokens() async throws {
-        try await TemporaryDirectory.with { dir in
-            let coordinator = try await InProcessCoordinator.start(
-                configuration(directory: dir), store: InMemoryObjectStore())
-            defer { Task { await coordinator.stop() } }
+        try await InProcessCoordinator.with { coordinator, _ in
             let register = Array(
                 try APICoding.encoder().encode(
                     try SimulatedNode(index: 1, baseURL: coordinator.baseURL, store: InMemoryObjectStore())

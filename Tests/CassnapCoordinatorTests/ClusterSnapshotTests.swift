@@ -9,11 +9,7 @@ import Testing
 @Suite("Cluster snapshots through the HTTP API")
 struct ClusterSnapshotTests {
     @Test func threeNodesReportAndTheSnapshotCompletes() async throws {
-        try await TemporaryDirectory.with { dir in
-            let store = InMemoryObjectStore()
-            let coordinator = try await InProcessCoordinator.start(
-                configuration(directory: dir), store: store)
-            defer { Task { await coordinator.stop() } }
+        try await InProcessCoordinator.with { coordinator, store in
             let nodes = try await SimulatedNode.joined(3, to: coordinator, store: store)
 
             let created = try await coordinator.admin.createSnapshot(.init(delaySeconds: 1, tag: "nightly-1"))
@@ -58,11 +54,7 @@ struct ClusterSnapshotTests {
     }
 
     @Test func aNodeThatNeverReportsMakesThePartialSetNameIt() async throws {
-        try await TemporaryDirectory.with { dir in
-            let store = InMemoryObjectStore()
-            let coordinator = try await InProcessCoordinator.start(
-                configuration(directory: dir), store: store)
-            defer { Task { await coordinator.stop() } }
+        try await InProcessCoordinator.with { coordinator, store in
             let nodes = try await SimulatedNode.joined(3, to: coordinator, store: store)
             let created = try await coordinator.admin.createSnapshot(
                 .init(delaySeconds: 0.5, deadlineSeconds: 1.5))
@@ -91,11 +83,7 @@ struct ClusterSnapshotTests {
     }
 
     @Test func aResentReportChangesNothing() async throws {
-        try await TemporaryDirectory.with { dir in
-            let store = InMemoryObjectStore()
-            let coordinator = try await InProcessCoordinator.start(
-                configuration(directory: dir), store: store)
-            defer { Task { await coordinator.stop() } }
+        try await InProcessCoordinator.with { coordinator, store in
             let node = try SimulatedNode(index: 1, baseURL: coordinator.baseURL, store: store)
             let other = try SimulatedNode(index: 2, baseURL: coordinator.baseURL, store: store)
             try await node.join()
@@ -130,11 +118,7 @@ struct ClusterSnapshotTests {
     }
 
     @Test func aManifestListingAMissingObjectFailsTheNode() async throws {
-        try await TemporaryDirectory.with { dir in
-            let store = InMemoryObjectStore()
-            let coordinator = try await InProcessCoordinator.start(
-                configuration(directory: dir), store: store)
-            defer { Task { await coordinator.stop() } }
+        try await InProcessCoordinator.with { coordinator, store in
             let node = try SimulatedNode(index: 1, baseURL: coordinator.baseURL, store: store)
             try await node.join()
             let created = try await coordinator.admin.createSnapshot(.init(delaySeconds: 1))
@@ -152,11 +136,7 @@ struct ClusterSnapshotTests {
     }
 
     @Test func rebuildingFromTheBucketGivesTheSameAnswers() async throws {
-        try await TemporaryDirectory.with { dir in
-            let store = InMemoryObjectStore()
-            let coordinator = try await InProcessCoordinator.start(
-                configuration(directory: dir), store: store)
-            defer { Task { await coordinator.stop() } }
+        try await InProcessCoordinator.with { coordinator, store in
             let nodes = try await SimulatedNode.joined(3, to: coordinator, store: store)
             // One complete snapshot and one partial one.
             let first = try await coordinator.admin.createSnapshot(.init(delaySeconds: 0.5, tag: "one"))
@@ -176,8 +156,11 @@ struct ClusterSnapshotTests {
             #expect(original.summaries.map(\.status) == [.complete, .partial])
 
             // A fresh, empty database rebuilt from the same store answers the same.
+            let scratch = try TemporaryDirectory(prefix: "cassnap-rebuilt")
+            defer { scratch.remove() }
             let fresh = try SQLiteCatalog(
-                path: dir.appendingPathComponent("rebuilt.sqlite").path, cluster: ClusterName(clusterName))
+                path: scratch.url.appendingPathComponent("rebuilt.sqlite").path,
+                cluster: ClusterName(clusterName))
             let keys = try ObjectKeys(prefix: "", cluster: ClusterName(clusterName))
             let result = try await CatalogRebuilder(store: store, keys: keys).rebuild(into: fresh)
             #expect(result.snapshots == 2)
@@ -195,11 +178,7 @@ struct ClusterSnapshotTests {
     }
 
     @Test func liveSSTablesAtAnInstantFollowAppearAndDisappearEvents() async throws {
-        try await TemporaryDirectory.with { dir in
-            let store = InMemoryObjectStore()
-            let coordinator = try await InProcessCoordinator.start(
-                configuration(directory: dir), store: store)
-            defer { Task { await coordinator.stop() } }
+        try await InProcessCoordinator.with { coordinator, store in
             let node = try SimulatedNode(index: 1, baseURL: coordinator.baseURL, store: store)
             try await node.join()
             let t0 = Date(timeIntervalSince1970: 1_800_000_000)
@@ -228,10 +207,7 @@ struct ClusterSnapshotTests {
     }
 
     @Test func nodesShowHeartbeatAndClockOffset() async throws {
-        try await TemporaryDirectory.with { dir in
-            let coordinator = try await InProcessCoordinator.start(
-                configuration(directory: dir), store: InMemoryObjectStore())
-            defer { Task { await coordinator.stop() } }
+        try await InProcessCoordinator.with { coordinator, _ in
             let node = try SimulatedNode(index: 7, baseURL: coordinator.baseURL, store: InMemoryObjectStore())
             try await node.join()
             let nodes = try await coordinator.admin.nodes()

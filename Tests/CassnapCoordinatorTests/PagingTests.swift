@@ -153,11 +153,7 @@ struct PagingTests {
     }
 
     @Test func pagesOverHTTPAndBadLimitsOrCursorsAre400s() async throws {
-        try await TemporaryDirectory.with { dir in
-            let store = InMemoryObjectStore()
-            let coordinator = try await InProcessCoordinator.start(
-                configuration(directory: dir), store: store)
-            defer { Task { await coordinator.stop() } }
+        try await InProcessCoordinator.with { coordinator, store in
             let nodes = try await SimulatedNode.joined(3, to: coordinator, store: store)
             _ = try await coordinator.admin.createSnapshot(.init(delaySeconds: 1, tag: "first"))
             for node in nodes { try await node.takeSnapshot() }

@@ -81,6 +81,25 @@ final class InProcessCoordinator: Sendable {
         task.cancel()
         _ = await task.result
     }
+
+    /// A coordinator on a fresh directory and an in-memory store for `body`, stopped (and
+    /// awaited) before the directory goes, whether `body` returns or throws.
+    static func with<T>(_ body: (InProcessCoordinator, InMemoryObjectStore) async throws -> T) async throws
+        -> T
+    {
+        try await TemporaryDirectory.with { dir in
+            let store = InMemoryObjectStore()
+            let coordinator = try await start(configuration(directory: dir), store: store)
+            do {
+                let result = try await body(coordinator, store)
+                await coordinator.stop()
+                return result
+            } catch {
+                await coordinator.stop()
+                throw error
+            }
+        }
+    }
 }
 
 /// Plays one agent through the HTTP API: registers, heartbeats, and on a snapshot command
