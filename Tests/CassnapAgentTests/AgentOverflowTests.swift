@@ -68,12 +68,7 @@ struct AgentOverflowTests {
                     try await AgentStormTests.storm(node, tag: "overflow", flushes: 4)
                     let expected = S.expectedFiles(roots)
                     #expect(expected.count >= 1_600 + 40)
-                    let done = try await S.waitUntil(timeout: 300) {
-                        let counts = try agent.state.statusCounts()
-                        return counts[.pending, default: 0] == 0
-                            && counts[.uploaded, default: 0] >= expected.count
-                    }
-                    #expect(done, "\((try? agent.state.statusCounts()) ?? [:])")
+                    try await S.expectShipped(expected.count, by: agent.state, timeout: 300)
                     return expected
                 }
             }

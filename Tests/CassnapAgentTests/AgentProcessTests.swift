@@ -104,11 +104,7 @@ import Testing
 
             let second = try Self.launch(["run", "--config", config.path], log: log)
             defer { if second.isRunning { kill(second.processIdentifier, SIGKILL) } }
-            let done = try await S.waitUntil(timeout: 300) {
-                let counts = try state.statusCounts()
-                return counts[.pending, default: 0] == 0 && counts[.uploaded, default: 0] >= expected.count
-            }
-            #expect(done, "\((try? state.statusCounts()) ?? [:])")
+            try await S.expectShipped(expected.count, by: state, timeout: 300)
             kill(second.processIdentifier, SIGTERM)
             #expect(await Self.waitForExit(second, timeout: 30))
             #expect(second.terminationStatus == 0)
@@ -155,11 +151,7 @@ import Testing
             #expect(try await SQLiteUploadSessionStore(state: state).anySession() == session)
             let roots = node.dataDirectories.map(\.path)
             let expected = S.expectedFiles(roots)
-            let done = try await S.waitUntil(timeout: 120) {
-                let counts = try state.statusCounts()
-                return counts[.pending, default: 0] == 0 && counts[.uploaded, default: 0] >= expected.count
-            }
-            #expect(done, "\((try? state.statusCounts()) ?? [:])")
+            try await S.expectShipped(expected.count, by: state, timeout: 120)
             kill(second.processIdentifier, SIGTERM)
             #expect(await Self.waitForExit(second, timeout: 30))
             #expect(try state.uploadSessionCount() == 0)

@@ -76,12 +76,7 @@ import Testing
                 try await Self.storm(node, tag: "storm", flushes: 10)
                 let expected = S.expectedFiles(roots)
                 #expect(expected.count >= 32_000 + 400)
-                let done = try await S.waitUntil(timeout: 600) {
-                    let counts = try agent.state.statusCounts()
-                    return counts[.pending, default: 0] == 0
-                        && counts[.uploaded, default: 0] >= expected.count
-                }
-                #expect(done, "\((try? agent.state.statusCounts()) ?? [:])")
+                try await S.expectShipped(expected.count, by: agent.state, timeout: 600)
                 return expected
             }
             try await Self.checkStore(
@@ -102,12 +97,7 @@ import Testing
             let expected = try await S.withRunningAgent(agent) { () async throws -> [String: String] in
                 try await Self.storm(node, tag: "storm", flushes: 3)
                 let expected = S.expectedFiles(roots)
-                let done = try await S.waitUntil(timeout: 300) {
-                    let counts = try agent.state.statusCounts()
-                    return counts[.pending, default: 0] == 0
-                        && counts[.uploaded, default: 0] >= expected.count
-                }
-                #expect(done, "\((try? agent.state.statusCounts()) ?? [:])")
+                try await S.expectShipped(expected.count, by: agent.state, timeout: 300)
                 return expected
             }
             let store = try ObjectStoreFactory.open(url: storeURL, environment: environment)

@@ -112,6 +112,18 @@ enum AgentTestSupport {
         return try await condition()
     }
 
+    /// Waits (at most `timeout` s) until nothing is pending and at least `count` paths are
+    /// uploaded; otherwise the failed expectation shows the status counts.
+    static func expectShipped(
+        _ count: Int, by state: AgentState, timeout: Double, sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
+        let done = try await waitUntil(timeout: timeout) {
+            let counts = try state.statusCounts()
+            return counts[.pending, default: 0] == 0 && counts[.uploaded, default: 0] >= count
+        }
+        #expect(done, "\((try? state.statusCounts()) ?? [:])", sourceLocation: sourceLocation)
+    }
+
     /// Runs blocking work (fake nodetool) on a plain thread.
     static func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
