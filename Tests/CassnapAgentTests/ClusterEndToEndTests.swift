@@ -124,6 +124,19 @@ import Testing
             process.waitUntilExit()
         }
 
+        /// A coordinator and three agents as real processes on a fresh directory, all
+        /// registered; stopped when `body` returns or throws.
+        static func withThreeNodes(_ body: (Cluster) async throws -> Void) async throws {
+            try await TemporaryDirectory.with { dir in
+                let cluster = try await Cluster(dir: dir)
+                defer { cluster.stop() }
+                try cluster.startCoordinator()
+                for n in 1...3 { try cluster.startAgent(n) }
+                try await cluster.waitForNodes(3)
+                try await body(cluster)
+            }
+        }
+
         func stop() {
             for process in [coordinator].compactMap({ $0 }) + Array(agents.values) where process.isRunning {
                 process.terminate()
@@ -213,12 +226,7 @@ import Testing
 
     @Test(.enabled(if: TestServers.s3Enabled, "needs moto_server: run `make test`"))
     func aClusterSnapshotListsExactlyTheSnapshotFilesAndTheBucketHoldsThem() async throws {
-        try await TemporaryDirectory.with { dir in
-            let cluster = try await Cluster(dir: dir)
-            defer { cluster.stop() }
-            try cluster.startCoordinator()
-            for n in 1...3 { try cluster.startAgent(n) }
-            try await cluster.waitForNodes(3)
+        try await Cluster.withThreeNodes { cluster in
 
             let create = try cluster.cli(["snapshot", "create", "--in", "3s", "--tag", "e2e-1", "--wait"])
             #expect(create.exitCode == 0, "create --wait: \(create.standardOutput) \(create.standardError)")
@@ -238,12 +246,7 @@ import Testing
 
     @Test(.enabled(if: TestServers.s3Enabled, "needs moto_server: run `make test`"))
     func aNodeDownMakesThePartialSetNameItAndLaterSnapshotsComplete() async throws {
-        try await TemporaryDirectory.with { dir in
-            let cluster = try await Cluster(dir: dir)
-            defer { cluster.stop() }
-            try cluster.startCoordinator()
-            for n in 1...3 { try cluster.startAgent(n) }
-            try await cluster.waitForNodes(3)
+        try await Cluster.withThreeNodes { cluster in
 
             cluster.kill9(cluster.agents[3])
             let create = try cluster.cli(["snapshot", "create", "--in", "2s", "--tag", "e2e-down", "--wait"])
@@ -268,12 +271,7 @@ import Testing
 
     @Test(.enabled(if: TestServers.s3Enabled, "needs moto_server: run `make test`"))
     func aCoordinatorKilledDuringASnapshotCompletesItAfterRestart() async throws {
-        try await TemporaryDirectory.with { dir in
-            let cluster = try await Cluster(dir: dir)
-            defer { cluster.stop() }
-            try cluster.startCoordinator()
-            for n in 1...3 { try cluster.startAgent(n) }
-            try await cluster.waitForNodes(3)
+        try await Cluster.withThreeNodes { cluster in
 
             let create = try cluster.cli(["snapshot", "create", "--in", "3s", "--tag", "e2e-kill"])
             #expect(create.exitCode == 0, "\(create.standardError)")
@@ -289,7 +287,7 @@ import Testing
                 if final == "complete" || final == "partial" || final == "failed" { break }
                 try await Task.sleep(for: .milliseconds(500))
             }
-            #expect(final == "complete", "logs in \(dir.path)")
+            #expect(final == "complete", "logs in \(cluster.dir.path)")
             #expect(
                 try cluster.listedFiles(tag: "e2e-kill").files
                     == cluster.snapshotFilesOnDisk(tag: "e2e-kill", nodes: [1, 2, 3]))
