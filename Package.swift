@@ -43,10 +43,12 @@ let package = Package(
         // S3 and S3-compatible stores: SigV4, multipart with resume, the AWS credentials chain.
         .target(name: "CassnapS3", dependencies: ["CassnapStore", "CassnapHTTP", "CassnapCrypto"]),
         // GCS JSON API: resumable uploads, service-account and metadata-server credentials.
-        .target(name: "CassnapGCS", dependencies: ["CassnapStore", "CassnapHTTP", "CassnapCrypto", "CCRC32C"]),
+        .target(
+            name: "CassnapGCS", dependencies: ["CassnapStore", "CassnapHTTP", "CassnapCrypto", "CCRC32C"]),
         // One function from a store URL to a store (with retry, concurrency and bandwidth
         // wrappers), and cloud detection.
-        .target(name: "CassnapStorage", dependencies: ["CassnapStore", "CassnapS3", "CassnapGCS", "CassnapHTTP"]),
+        .target(
+            name: "CassnapStorage", dependencies: ["CassnapStore", "CassnapS3", "CassnapGCS", "CassnapHTTP"]),
         // Linux inotify watcher; depends on nothing of ours.
         .target(name: "CassnapWatcher"),
         // Types shared by agent, coordinator and CLI on the wire.
@@ -54,7 +56,8 @@ let package = Package(
         .target(
             name: "CassnapAgent",
             dependencies: [
-                "CassnapCore", "CassnapAPI", "CassnapStore", "CassnapStorage", "CassnapWatcher", "CassnapCrypto",
+                "CassnapCore", "CassnapAPI", "CassnapStore", "CassnapStorage", "CassnapWatcher",
+                "CassnapCrypto",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -104,9 +107,12 @@ let package = Package(
                 "CassnapTestSupport",
             ]),
         .testTarget(
-            name: "CassnapS3Tests", dependencies: ["CassnapS3", "CassnapStore", "CassnapCrypto", "CassnapTestSupport"],
+            name: "CassnapS3Tests",
+            dependencies: ["CassnapS3", "CassnapStore", "CassnapCrypto", "CassnapTestSupport"],
             resources: [.copy("Fixtures")]),
-        .testTarget(name: "CassnapGCSTests", dependencies: ["CassnapGCS", "CCRC32C", "CassnapCrypto", "CassnapTestSupport"]),
+        .testTarget(
+            name: "CassnapGCSTests",
+            dependencies: ["CassnapGCS", "CCRC32C", "CassnapCrypto", "CassnapTestSupport"]),
         .testTarget(
             name: "CassnapAgentTests",
             dependencies: [
@@ -116,8 +122,9 @@ let package = Package(
         .testTarget(
             name: "CassnapCoordinatorTests",
             dependencies: [
-                "CassnapCoordinator", "CassnapAPI", "CassnapCLI", "CassnapCore", "CassnapStore", "CassnapTestSupport",
-                .product(name: "Yams", package: "Yams"),
+                "CassnapCoordinator", "CassnapAPI", "CassnapCLI", "CassnapCore", "CassnapStore",
+                "CassnapTestSupport",
+                .product(name: "Yams", package: "Yams"), .product(name: "GRDB", package: "GRDB.swift"),
             ]),
         .testTarget(name: "CassnapWatcherTests", dependencies: ["CassnapWatcher", "CassnapTestSupport"]),
         .testTarget(

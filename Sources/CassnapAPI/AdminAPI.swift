@@ -244,13 +244,33 @@ package enum AdminAPI {
         package var snapshots: Int
         package var nodes: Int
         package var files: Int
+        /// Records and manifests in the bucket that could not be read, so were left out.
+        package var skipped: [SkippedObject]
 
-        package init(
-            snapshots: Int, nodes: Int, files: Int
-        ) {
+        package init(snapshots: Int, nodes: Int, files: Int, skipped: [SkippedObject] = []) {
             self.snapshots = snapshots
             self.nodes = nodes
             self.files = files
+            self.skipped = skipped
+        }
+
+        package init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            snapshots = try c.decode(Int.self, forKey: .snapshots)
+            nodes = try c.decode(Int.self, forKey: .nodes)
+            files = try c.decode(Int.self, forKey: .files)
+            skipped = try c.decodeIfPresent([SkippedObject].self, forKey: .skipped) ?? []
+        }
+    }
+
+    /// An object of the bucket a rebuild could not read, and why.
+    package struct SkippedObject: Codable, Sendable, Hashable {
+        package var key: String
+        package var reason: String
+
+        package init(key: String, reason: String) {
+            self.key = key
+            self.reason = reason
         }
     }
 }

@@ -72,22 +72,65 @@ struct JSONReply<T: Encodable & Sendable>: ResponseGenerator {
     }
 }
 
+/// How large a JSON body may be, by route family. An agent sends at most 1,000 reports a
+/// batch (about 0.5 KB each); the limits leave eight times that room.
+package enum BodyLimit {
+    /// Agent reports: registration, heartbeats, file, SSTable-event and manifest batches.
+    package static let agentReport = 4 << 20
+    /// Admin requests (a snapshot to create).
+    package static let admin = 1 << 20
+    /// Items in one report batch.
+    package static let batchItems = 10_000
+    /// Bodies buffered and decoded at once across all connections.
+    package static let concurrentBodies = 4
+    /// How long a body may take to arrive once its request has a permit.
+    package static let bodySeconds = 30
+}
+
 extension Request {
-    /// The body decoded with the API's coding; any failure is a 400 that names the field.
-    func decodeJSON<T: Decodable>(_ type: T.Type, limit: Int = 64 << 20) async throws -> T {
-        var request = self
-        let buffer: ByteBuffer
-        do { buffer = try await request.collectBody(upTo: limit) } catch {
-            throw APIError(
-                .contentTooLarge, code: "body_too_large", message: "the body exceeds \(limit) bytes")
+    /// The body decoded with the API's coding, holding a permit of `gate` while the body is
+    /// buffered and decoded; any failure is a 400 that names the field, a body over `limit`
+    /// a 413.
+    func decodeJSON<T: Decodable & Sendable>(_ type: T.Type, limit: Int, gate: BodyGate) async throws -> T {
+        let request = self
+        return try await gate.withPermit {
+            let buffer = try await collectBodyWithDeadline(request, limit: limit)
+            guard buffer.readableBytes > 0 else { throw APIError.invalidBody("a JSON body is required") }
+            do {
+                return try APICoding.decoder().decode(T.self, from: Data(buffer.readableBytesView))
+            } catch let error as DecodingError {
+                let field = fieldName(error)
+                throw APIError(
+                    .badRequest, code: field.isEmpty ? "invalid_body" : "invalid_field",
+                    message: describe(error))
+            }
         }
-        guard buffer.readableBytes > 0 else { throw APIError.invalidBody("a JSON body is required") }
-        do {
-            return try APICoding.decoder().decode(T.self, from: Data(buffer.readableBytesView))
-        } catch let error as DecodingError {
-            let field = fieldName(error)
-            throw APIError(
-                .badRequest, code: field.isEmpty ? "invalid_body" : "invalid_field", message: describe(error))
+    }
+}
+
+/// A permit is held while the body arrives, so a body that trickles in must not hold it
+/// forever: the whole body has `BodyLimit.bodySeconds` to arrive, then the request gets a 408.
+private func collectBodyWithDeadline(_ request: Request, limit: Int) async throws -> ByteBuffer {
+    try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+        group.addTask {
+            var request = request
+            do { return try await request.collectBody(upTo: limit) } catch is CancellationError {
+                return nil
+            } catch {
+                throw APIError(
+                    .contentTooLarge, code: "body_too_large", message: "the body exceeds \(limit) bytes")
+            }
         }
+        group.addTask {
+            try? await Task.sleep(for: .seconds(BodyLimit.bodySeconds))
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next(), let buffer = first else {
+            throw APIError(
+                .requestTimeout, code: "body_timeout",
+                message: "the body did not arrive within \(BodyLimit.bodySeconds) s")
+        }
+        return buffer
     }
 }

@@ -9,6 +9,7 @@ struct AdminController<Context: RequestContext> {
     let catalog: any Catalog
     let snapshots: SnapshotService
     let rebuilder: CatalogRebuilder
+    let bodies: BodyGate
 
     func addRoutes(to routes: RouteRegistrar<Context>) {
         routes.on(.post, "/snapshots", use: create)
@@ -24,7 +25,8 @@ struct AdminController<Context: RequestContext> {
     @Sendable func create(_ request: Request, context: Context) async throws -> JSONReply<
         AdminAPI.SnapshotDetail
     > {
-        let body = try await request.decodeJSON(AdminAPI.CreateSnapshot.self)
+        let body = try await request.decodeJSON(
+            AdminAPI.CreateSnapshot.self, limit: BodyLimit.admin, gate: bodies)
         return JSONReply(try await snapshots.create(body, now: Date()), status: .created)
     }
 

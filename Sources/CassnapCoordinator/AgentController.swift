@@ -9,7 +9,8 @@ import Logging
 struct AgentController<Context: RequestContext> {
     let catalog: any Catalog
     let snapshots: SnapshotService
-    let cluster: ClusterName
+    let keys: ObjectKeys
+    let bodies: BodyGate
     let logger: Logger
     /// The longest long-poll an agent may ask for, seconds.
     var maximumWait = 60
@@ -26,11 +27,12 @@ struct AgentController<Context: RequestContext> {
     @Sendable func register(_ request: Request, context: Context) async throws -> JSONReply<
         AgentAPI.HeartbeatReply
     > {
-        let registration = try await request.decodeJSON(AgentAPI.Registration.self)
-        guard registration.cluster == cluster.rawValue else {
+        let registration = try await decode(AgentAPI.Registration.self, request)
+        try validation().check(registration)
+        guard registration.cluster == keys.cluster.rawValue else {
             throw APIError.conflict(
                 "cluster_mismatch",
-                "cluster: this coordinator serves \(cluster.rawValue.debugDescription), not \(registration.cluster.debugDescription)"
+                "cluster: this coordinator serves \(keys.cluster.rawValue.debugDescription), not \(registration.cluster.debugDescription)"
             )
         }
         try await catalog.register(registration, at: Date())
@@ -44,7 +46,8 @@ struct AgentController<Context: RequestContext> {
         AgentAPI.HeartbeatReply
     > {
         let host = try hostID(context)
-        let beat = try await request.decodeJSON(AgentAPI.Heartbeat.self)
+        let beat = try await decode(AgentAPI.Heartbeat.self, request)
+        try validation().check(beat)
         guard try await catalog.heartbeat(host, beat, at: Date()) else { throw notRegistered(host) }
         return JSONReply(AgentAPI.HeartbeatReply(coordinatorTime: Date()))
     }
@@ -81,17 +84,8 @@ struct AgentController<Context: RequestContext> {
         AgentAPI.ReportReceipt
     > {
         let host = try hostID(context)
-        let batch = try await request.decodeJSON(AgentAPI.Batch<AgentAPI.FileReport>.self)
-        try validate(batch.reportID)
-        for (i, file) in batch.items.enumerated() {
-            guard (try? SHA256Digest(hex: file.sha256)) != nil else {
-                throw APIError.invalidField(
-                    "items[\(i)].sha256", "\(file.sha256.debugDescription) is not 64 lowercase hex digits")
-            }
-            guard file.size >= 0 else {
-                throw APIError.invalidField("items[\(i)].size", "must not be negative")
-            }
-        }
+        let batch = try await decode(AgentAPI.Batch<AgentAPI.FileReport>.self, request)
+        try validation().check(batch, host: host)
         guard try await catalog.isRegistered(host) else { throw notRegistered(host) }
         return JSONReply(try await catalog.recordFiles(host, batch, at: Date()))
     }
@@ -100,8 +94,8 @@ struct AgentController<Context: RequestContext> {
         AgentAPI.ReportReceipt
     > {
         let host = try hostID(context)
-        let batch = try await request.decodeJSON(AgentAPI.Batch<AgentAPI.SSTableEvent>.self)
-        try validate(batch.reportID)
+        let batch = try await decode(AgentAPI.Batch<AgentAPI.SSTableEvent>.self, request)
+        try validation().check(batch)
         guard try await catalog.isRegistered(host) else { throw notRegistered(host) }
         return JSONReply(try await catalog.recordSSTableEvents(host, batch, at: Date()))
     }
@@ -110,8 +104,8 @@ struct AgentController<Context: RequestContext> {
         AgentAPI.ReportReceipt
     > {
         let host = try hostID(context)
-        let batch = try await request.decodeJSON(AgentAPI.Batch<AgentAPI.ManifestReport>.self)
-        try validate(batch.reportID)
+        let batch = try await decode(AgentAPI.Batch<AgentAPI.ManifestReport>.self, request)
+        try validation().check(batch)
         guard try await catalog.isRegistered(host) else { throw notRegistered(host) }
         return JSONReply(try await snapshots.receiveManifests(host, batch, now: Date()))
     }
@@ -121,11 +115,11 @@ struct AgentController<Context: RequestContext> {
         do { return try HostID(text) } catch { throw APIError.invalidField("hostID", error.description) }
     }
 
-    private func validate(_ reportID: String) throws {
-        guard !reportID.isEmpty, reportID.utf8.count <= 200 else {
-            throw APIError.invalidField("reportID", "must be 1 to 200 characters")
-        }
+    private func decode<T: Decodable & Sendable>(_ type: T.Type, _ request: Request) async throws -> T {
+        try await request.decodeJSON(type, limit: BodyLimit.agentReport, gate: bodies)
     }
+
+    private func validation() -> ReportValidation { ReportValidation(keys: keys, now: Date()) }
 
     private func notRegistered(_ host: HostID) -> APIError {
         APIError(.notFound, code: "not_registered", message: "node \(host) is not registered; register first")

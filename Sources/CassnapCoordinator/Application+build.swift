@@ -44,32 +44,46 @@ package func buildApplication(
     try configuration.validate()
     let keys = try configuration.objectKeys()
     let (host, port) = try configuration.listenAddress()
+    if !configuration.listensOnLoopbackOnly() {
+        logger.warning(
+            "LISTENING BEYOND LOOPBACK OVER PLAIN HTTP: bearer tokens and reports cross the network unencrypted; put a TLS proxy in front or listen on 127.0.0.1",
+            metadata: ["listen.address": "\(configuration.listen)"])
+    }
     let store = try store ?? ObjectStoreFactory.open(url: configuration.store)
-    let catalog = try SQLiteCatalog(path: configuration.database, cluster: keys.cluster)
+    let catalog = try SQLiteCatalog(path: configuration.database, cluster: keys.cluster, logger: logger)
     let snapshots = SnapshotService(
         catalog: catalog, store: store, keys: keys, settings: configuration.snapshots, logger: logger)
-    let rebuilder = CatalogRebuilder(store: store, keys: keys, logger: logger)
+    let rebuilder = CatalogRebuilder(
+        store: store, keys: keys, logger: logger,
+        maximumObjectBytes: configuration.snapshots.maximumManifestBytes)
     let tokens = APITokens(agent: configuration.agentToken, admin: configuration.adminToken)
 
+    let bodies = BodyGate(permits: BodyLimit.concurrentBodies)
     let router = Router()
+    router.add(middleware: ServerErrorLogMiddleware(logger: logger))
     let book = RouteBook()
     let agents = router.group("/v1/agents").add(
         middleware: BearerAuthMiddleware<BasicRequestContext>(required: .agent, tokens: tokens))
     AgentController<BasicRequestContext>(
-        catalog: catalog, snapshots: snapshots, cluster: keys.cluster, logger: logger
+        catalog: catalog, snapshots: snapshots, keys: keys, bodies: bodies, logger: logger
     )
     .addRoutes(to: RouteRegistrar(group: agents, prefix: "/v1/agents", book: book))
     let admin = router.group("/v1").add(
         middleware: BearerAuthMiddleware<BasicRequestContext>(required: .admin, tokens: tokens))
-    AdminController<BasicRequestContext>(catalog: catalog, snapshots: snapshots, rebuilder: rebuilder)
-        .addRoutes(to: RouteRegistrar(group: admin, prefix: "/v1", book: book))
+    AdminController<BasicRequestContext>(
+        catalog: catalog, snapshots: snapshots, rebuilder: rebuilder, bodies: bodies
+    )
+    .addRoutes(to: RouteRegistrar(group: admin, prefix: "/v1", book: book))
 
     let scheduler = SnapshotScheduler(
         snapshots: snapshots,
-        interval: .milliseconds(Int(configuration.snapshots.schedulerIntervalSeconds * 1000)))
+        interval: .milliseconds(Int64(configuration.snapshots.schedulerIntervalSeconds * 1000)))
     let application = Application(
         router: router,
-        server: HTTPServerBuilder { LeanHTTP1Channel(responder: $0) },
+        server: HTTPServerBuilder {
+            LeanHTTP1Channel(
+                responder: $0, idleTimeout: .milliseconds(Int64(configuration.idleTimeoutSeconds * 1000)))
+        },
         configuration: ApplicationConfiguration(
             address: .hostname(host, port: port), serverName: "cassnap-coordinator"),
         services: [scheduler],

@@ -28,8 +28,6 @@ package protocol Catalog: Sendable {
     func recordSSTableEvents(_ host: HostID, _ batch: AgentAPI.Batch<AgentAPI.SSTableEvent>, at now: Date)
         async throws -> AgentAPI.ReportReceipt
     func isReportProcessed(_ reportID: String) async throws -> Bool
-    /// What the pool records say about these objects of `host`, by object key.
-    func poolFiles(_ host: HostID, objectKeys: [String]) async throws -> [String: PoolFileFacts]
 
     // Cluster snapshots
     /// Throws `CatalogError.tagExists` when the tag is taken.
@@ -170,11 +168,6 @@ package struct SnapshotFile: Sendable, Hashable {
     }
 }
 
-package struct PoolFileFacts: Sendable, Hashable {
-    package var size: Int64
-    package var sha256: String
-}
-
 /// What one manifest report item did to its node's part of a snapshot.
 package struct NodeOutcome: Sendable {
     package enum Result: Sendable {
@@ -207,9 +200,15 @@ package struct BucketContents: Sendable {
     package var records: [ClusterSnapshotRecord]
     /// The manifest of each complete node, by snapshot id and host.
     package var manifests: [SnapshotID: [HostID: NodeManifest]]
+    /// Objects that could not be read, with why.
+    package var skipped: [AdminAPI.SkippedObject]
 
-    package init(records: [ClusterSnapshotRecord], manifests: [SnapshotID: [HostID: NodeManifest]]) {
+    package init(
+        records: [ClusterSnapshotRecord], manifests: [SnapshotID: [HostID: NodeManifest]],
+        skipped: [AdminAPI.SkippedObject] = []
+    ) {
         self.records = records
         self.manifests = manifests
+        self.skipped = skipped
     }
 }

@@ -34,6 +34,12 @@ package struct CoordinatorCommand: AsyncParsableCommand {
             name: .customLong("admin-token"),
             help: "Bearer token of admins and the CLI (prefer env CASSNAP_ADMIN_TOKEN).")
         var adminToken: String?
+        @Option(
+            name: .customLong("agent-token-file"), help: "File whose first line is the agents' bearer token.")
+        var agentTokenFile: String?
+        @Option(
+            name: .customLong("admin-token-file"), help: "File whose first line is the admins' bearer token.")
+        var adminTokenFile: String?
         @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.")
         var logLevel: String?
 
@@ -43,6 +49,15 @@ package struct CoordinatorCommand: AsyncParsableCommand {
             var c =
                 try config.map { try CoordinatorConfiguration.load(yamlFile: $0) }
                 ?? CoordinatorConfiguration()
+            if let agentTokenFile {
+                c.agentTokenFile = agentTokenFile
+                c.agentToken = ""
+            }
+            if let adminTokenFile {
+                c.adminTokenFile = adminTokenFile
+                c.adminToken = ""
+            }
+            try c.readTokenFiles()
             c.applyEnvironment(environment)
             if let listen { c.listen = listen }
             if let db { c.database = db }
@@ -84,11 +99,19 @@ package struct CoordinatorCommand: AsyncParsableCommand {
             let configuration = try resolveOrExit(settings)
             let logger = bootstrapLogging(configuration.logLevel)
             let keys = try configuration.objectKeys()
-            let catalog = try SQLiteCatalog(path: configuration.database, cluster: keys.cluster)
+            let catalog = try SQLiteCatalog(
+                path: configuration.database, cluster: keys.cluster, logger: logger)
             let store = try ObjectStoreFactory.open(url: configuration.store)
-            let result = try await CatalogRebuilder(store: store, keys: keys, logger: logger).rebuild(
-                into: catalog)
+            let result = try await CatalogRebuilder(
+                store: store, keys: keys, logger: logger,
+                maximumObjectBytes: configuration.snapshots.maximumManifestBytes
+            ).rebuild(into: catalog)
             print("rebuilt \(result.snapshots) snapshots, \(result.nodes) nodes, \(result.files) files")
+            for object in result.skipped {
+                FileHandle.standardError.write(
+                    Data("skipped unreadable \(object.key): \(object.reason)\n".utf8))
+            }
+            if !result.skipped.isEmpty { throw ExitCode(1) }
         }
     }
 }

@@ -16,8 +16,14 @@ package struct CoordinatorConfiguration: Sendable, Hashable {
     package var cluster: String = "Test Cluster"
     package var agentToken: String = ""
     package var adminToken: String = ""
+    /// Files holding the tokens (first line), so no secret needs the YAML file or a flag.
+    package var agentTokenFile: String = ""
+    package var adminTokenFile: String = ""
     package var snapshots = Snapshots()
     package var logLevel: String = "info"
+    /// A connection that completes no request part for this long is closed (idle keep-alive,
+    /// or a request head that trickles in); long-polls being answered are not idle.
+    package var idleTimeoutSeconds: Double = 30
 
     package struct Snapshots: Sendable, Hashable, Codable {
         /// Seconds after the instant that nodes have to report their manifests, by default.
@@ -28,6 +34,9 @@ package struct CoordinatorConfiguration: Sendable, Hashable {
         package var schedulerIntervalSeconds: Double = 1
         /// Ask agents to clear `nodetool snapshot` directories after the upload.
         package var clearAfterUpload: Bool = true
+        /// The largest node manifest read into memory for verification; a larger one fails the
+        /// node with a message naming this key. 128 MiB holds about 500,000 files.
+        package var maximumManifestBytes: Int64 = 128 << 20
 
         package init() {}
 
@@ -35,6 +44,7 @@ package struct CoordinatorConfiguration: Sendable, Hashable {
             case deadlineSeconds = "deadline_seconds", liveNodeSeconds = "live_node_seconds"
             case schedulerIntervalSeconds = "scheduler_interval_seconds", clearAfterUpload =
                 "clear_after_upload"
+            case maximumManifestBytes = "max_manifest_bytes"
         }
 
         package init(from decoder: any Decoder) throws {
@@ -49,6 +59,8 @@ package struct CoordinatorConfiguration: Sendable, Hashable {
                 ?? d.schedulerIntervalSeconds
             clearAfterUpload =
                 try c.decodeIfPresent(Bool.self, forKey: .clearAfterUpload) ?? d.clearAfterUpload
+            maximumManifestBytes =
+                try c.decodeIfPresent(Int64.self, forKey: .maximumManifestBytes) ?? d.maximumManifestBytes
         }
     }
 
@@ -94,12 +106,87 @@ package struct CoordinatorConfiguration: Sendable, Hashable {
             throw ConfigurationError(
                 field: "admin_token", message: "an admin token is required (or CASSNAP_ADMIN_TOKEN)")
         }
+        try Self.checkStrength(agentToken, field: "agent_token")
+        try Self.checkStrength(adminToken, field: "admin_token")
         if agentToken == adminToken {
             throw ConfigurationError(field: "admin_token", message: "must differ from the agent token")
         }
-        if !(snapshots.deadlineSeconds > 0) {
-            throw ConfigurationError(field: "snapshots.deadline_seconds", message: "must be greater than 0")
+        let durations: [(String, Double, TimeInterval)] = [
+            ("snapshots.deadline_seconds", snapshots.deadlineSeconds, InputLimits.maximumDeadlineSeconds),
+            ("snapshots.live_node_seconds", snapshots.liveNodeSeconds, 86_400),
+            ("snapshots.scheduler_interval_seconds", snapshots.schedulerIntervalSeconds, 3600),
+            ("idle_timeout_seconds", idleTimeoutSeconds, 3600),
+        ]
+        if !(1024...(4 << 30)).contains(snapshots.maximumManifestBytes) {
+            throw ConfigurationError(
+                field: "snapshots.max_manifest_bytes", message: "must be between 1024 and 4294967296")
         }
+        for (field, seconds, maximum) in durations {
+            if let problem = InputLimits.problem(seconds: seconds, maximum: maximum) {
+                throw ConfigurationError(field: field, message: problem)
+            }
+        }
+    }
+
+    /// The shortest token accepted: 16 characters (e.g. `openssl rand -hex 16` gives 32).
+    package static let minimumTokenLength = 16
+
+    /// Refuses short tokens and the placeholders of the example configuration.
+    static func checkStrength(_ token: String, field: String) throws {
+        if token.lowercased().hasPrefix("change-me") {
+            throw ConfigurationError(
+                field: field,
+                message: "is the example's placeholder; generate a secret, e.g. `openssl rand -hex 24`")
+        }
+        if token.count < minimumTokenLength {
+            throw ConfigurationError(
+                field: field,
+                message:
+                    "is \(token.count) characters; use at least \(minimumTokenLength), e.g. `openssl rand -hex 24`"
+            )
+        }
+        if token.contains(where: { $0.isWhitespace || $0.isNewline }) {
+            throw ConfigurationError(field: field, message: "must not contain whitespace")
+        }
+    }
+
+    /// Whether `listen` is reachable only from this machine.
+    package func listensOnLoopbackOnly() -> Bool {
+        guard let host = try? listenAddress().host else { return false }
+        return host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
+    /// Reads `agent_token_file` and `admin_token_file` into the tokens. Setting a token and
+    /// its file together is refused: which one wins would be a guess.
+    package mutating func readTokenFiles() throws {
+        if !agentTokenFile.isEmpty {
+            if !agentToken.isEmpty {
+                throw ConfigurationError(
+                    field: "agent_token_file", message: "set agent_token or agent_token_file, not both")
+            }
+            agentToken = try Self.readToken(agentTokenFile, field: "agent_token_file")
+        }
+        if !adminTokenFile.isEmpty {
+            if !adminToken.isEmpty {
+                throw ConfigurationError(
+                    field: "admin_token_file", message: "set admin_token or admin_token_file, not both")
+            }
+            adminToken = try Self.readToken(adminTokenFile, field: "admin_token_file")
+        }
+    }
+
+    private static func readToken(_ path: String, field: String) throws -> String {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw ConfigurationError(
+                field: field, message: "cannot read \(path): \(error.localizedDescription)")
+        }
+        let token =
+            text.split(whereSeparator: \.isNewline).first.map {
+                $0.trimmingCharacters(in: .whitespaces)
+            } ?? ""
+        if token.isEmpty { throw ConfigurationError(field: field, message: "\(path) is empty") }
+        return token
     }
 }
 
@@ -113,6 +200,8 @@ extension CoordinatorConfiguration: Codable {
     enum CodingKeys: String, CodingKey {
         case listen, database, store, prefix, cluster, snapshots
         case agentToken = "agent_token", adminToken = "admin_token", logLevel = "log_level"
+        case agentTokenFile = "agent_token_file", adminTokenFile = "admin_token_file"
+        case idleTimeoutSeconds = "idle_timeout_seconds"
     }
 
     package init(from decoder: any Decoder) throws {
@@ -125,8 +214,12 @@ extension CoordinatorConfiguration: Codable {
         cluster = try c.decodeIfPresent(String.self, forKey: .cluster) ?? d.cluster
         agentToken = try c.decodeIfPresent(String.self, forKey: .agentToken) ?? d.agentToken
         adminToken = try c.decodeIfPresent(String.self, forKey: .adminToken) ?? d.adminToken
+        agentTokenFile = try c.decodeIfPresent(String.self, forKey: .agentTokenFile) ?? d.agentTokenFile
+        adminTokenFile = try c.decodeIfPresent(String.self, forKey: .adminTokenFile) ?? d.adminTokenFile
         snapshots = try c.decodeIfPresent(Snapshots.self, forKey: .snapshots) ?? d.snapshots
         logLevel = try c.decodeIfPresent(String.self, forKey: .logLevel) ?? d.logLevel
+        idleTimeoutSeconds =
+            try c.decodeIfPresent(Double.self, forKey: .idleTimeoutSeconds) ?? d.idleTimeoutSeconds
     }
 
     /// Reads a YAML file; unknown keys are ignored, missing keys keep their defaults.

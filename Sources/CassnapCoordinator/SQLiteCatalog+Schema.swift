@@ -128,6 +128,14 @@ extension SQLiteCatalog {
                     CREATE INDEX snapshots_by_requested ON snapshots(requested_at, tag);
                     """)
         }
+        migrator.registerMigration("v3-chunked-reports") { db in
+            try db.execute(
+                sql: """
+                    -- A large report is applied in chunks of their own transactions, so one node's backlog
+                    -- never holds the writer long. NULL: the whole report is applied; N: its first N items.
+                    ALTER TABLE processed_reports ADD COLUMN applied INTEGER;
+                    """)
+        }
         return migrator
     }
 }

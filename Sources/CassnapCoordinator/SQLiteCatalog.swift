@@ -2,6 +2,7 @@ import CassnapAPI
 import CassnapCore
 import Foundation
 import GRDB
+import Logging
 
 /// The catalog in SQLite through GRDB: a WAL-mode file in production (readers never wait for
 /// the writer), an in-memory database in tests of the catalog alone.
@@ -9,10 +10,21 @@ package final class SQLiteCatalog: Catalog {
     private let writer: any DatabaseWriter
     /// Records carry the cluster name.
     private let cluster: ClusterName
+    private let logger: Logger
+    /// Items written per transaction of a report; other nodes' writes wait for one chunk at most.
+    private let reportChunk: Int
+    /// Called after each committed chunk with the number of chunks so far (fault injection).
+    private let afterChunk: (@Sendable (Int) throws -> Void)?
 
-    /// Opens (creating if needed) the file at `path` and runs pending migrations.
-    package init(path: String, cluster: ClusterName) throws {
+    /// Opens (creating if needed) the file at `path` and runs pending migrations. The file and
+    /// its WAL are readable by the owner only (0600): the catalog names every node and file.
+    package init(path: String, cluster: ClusterName, logger: Logger = Logger(label: "cassnap.catalog")) throws
+    {
         self.cluster = cluster
+        self.logger = logger
+        self.reportChunk = 500
+        self.afterChunk = nil
+        try OwnerOnlyFile.prepare(path)
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
@@ -25,8 +37,14 @@ package final class SQLiteCatalog: Catalog {
     }
 
     /// A private in-memory database.
-    package init(cluster: ClusterName) throws {
+    package init(
+        cluster: ClusterName, logger: Logger = Logger(label: "cassnap.catalog"), reportChunk: Int = 500,
+        afterChunk: (@Sendable (Int) throws -> Void)? = nil
+    ) throws {
         self.cluster = cluster
+        self.logger = logger
+        self.reportChunk = reportChunk
+        self.afterChunk = afterChunk
         writer = try DatabaseQueue()
         try Self.migrator.migrate(writer)
     }
@@ -120,19 +138,33 @@ package final class SQLiteCatalog: Catalog {
     // MARK: Reports
 
     package func commands(for host: HostID) async throws -> [AgentAPI.Command] {
-        try await writer.read { db in
+        let rows = try await writer.read { db in
             // A command stays due while its snapshot is pending and the node has not reported.
-            try String.fetchAll(
+            try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT c.payload FROM commands c
+                    SELECT c.id, c.payload FROM commands c
                     JOIN snapshots s ON s.seq = c.snapshot_seq
                     JOIN snapshot_nodes n ON n.snapshot_seq = c.snapshot_seq AND n.host_id = c.host_id
                     WHERE c.host_id = ? AND s.status = 'pending' AND n.status = 'pending'
                     ORDER BY c.created_at
                     """,
                 arguments: [host.description]
-            ).map { try APICoding.decoder().decode(AgentAPI.Command.self, from: Data($0.utf8)) }
+            ).map { (id: $0["id"] as String, payload: $0["payload"] as String) }
+        }
+        // One unreadable command (written by an older coordinator, or damaged) must not keep
+        // the node from every other command.
+        return rows.compactMap { row in
+            do {
+                return try APICoding.decoder().decode(AgentAPI.Command.self, from: Data(row.payload.utf8))
+            } catch {
+                logger.warning(
+                    "queued command is unreadable; skipped",
+                    metadata: [
+                        "command.id": "\(row.id)", "node.host_id": "\(host)", "error.message": "\(error)",
+                    ])
+                return nil
+            }
         }
     }
 
@@ -140,11 +172,8 @@ package final class SQLiteCatalog: Catalog {
         async throws -> AgentAPI.ReportReceipt
     {
         let hostID = host.description
-        let at = seconds(now)
-        return try await writer.write { db in
-            guard try Self.claim(db, reportID: batch.reportID, host: hostID, kind: "files", at: at) else {
-                return AgentAPI.ReportReceipt(reportID: batch.reportID, accepted: 0, duplicate: true)
-            }
+        return try await applyInChunks(batch, host: hostID, kind: "files", at: now) { db, files in
+            // An upsert: applying a chunk twice (after a crash between chunks) changes nothing.
             let insert = try db.cachedStatement(
                 sql: """
                     INSERT INTO pool_files (host_id, object_key, keyspace, table_name, table_id, index_name,
@@ -153,14 +182,12 @@ package final class SQLiteCatalog: Catalog {
                     ON CONFLICT(host_id, object_key) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256,
                         uploaded_at = excluded.uploaded_at
                     """)
-            for f in batch.items {
+            for f in files {
                 try insert.execute(arguments: [
                     hostID, f.objectKey, f.keyspace, f.table, f.tableID?.description, f.indexName, f.fileName,
                     f.size, f.sha256, seconds(f.uploadedAt),
                 ])
             }
-            return AgentAPI.ReportReceipt(
-                reportID: batch.reportID, accepted: batch.items.count, duplicate: false)
         }
     }
 
@@ -168,48 +195,72 @@ package final class SQLiteCatalog: Catalog {
         _ host: HostID, _ batch: AgentAPI.Batch<AgentAPI.SSTableEvent>, at now: Date
     ) async throws -> AgentAPI.ReportReceipt {
         let hostID = host.description
-        let at = seconds(now)
-        return try await writer.write { db in
-            guard try Self.claim(db, reportID: batch.reportID, host: hostID, kind: "sstable-events", at: at)
-            else {
-                return AgentAPI.ReportReceipt(reportID: batch.reportID, accepted: 0, duplicate: true)
-            }
+        return try await applyInChunks(batch, host: hostID, kind: "sstable-events", at: now) { db, events in
             let insert = try db.cachedStatement(
                 sql: """
                     INSERT INTO sstable_events (host_id, keyspace, table_name, table_id, sstable, kind, at)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     """)
-            for e in batch.items {
+            for e in events {
                 try insert.execute(arguments: [
                     hostID, e.keyspace, e.table, e.tableID?.description, e.sstable, e.kind.rawValue,
                     seconds(e.at),
                 ])
             }
-            return AgentAPI.ReportReceipt(
-                reportID: batch.reportID, accepted: batch.items.count, duplicate: false)
+        }
+    }
+
+    /// Applies a report's items `reportChunk` at a time, each chunk in its own transaction
+    /// together with the report's progress (`processed_reports.applied`). A resent report
+    /// continues where the last applied chunk ended, so every item is applied exactly once even
+    /// after a crash between chunks; a completed report answers `duplicate`.
+    private func applyInChunks<Item: Sendable>(
+        _ batch: AgentAPI.Batch<Item>, host: String, kind: String, at now: Date,
+        _ apply: @escaping @Sendable (Database, ArraySlice<Item>) throws -> Void
+    ) async throws -> AgentAPI.ReportReceipt {
+        let items = batch.items
+        let reportID = batch.reportID
+        let at = seconds(now)
+        let chunk = reportChunk
+        var appliedHere = 0
+        var chunks = 0
+        while true {
+            let step = try await writer.write { db -> (applied: Int, complete: Bool)? in
+                let progress = try Row.fetchOne(
+                    db, sql: "SELECT applied FROM processed_reports WHERE report_id = ?",
+                    arguments: [reportID])
+                if let progress, progress["applied"] as Int? == nil { return nil }
+                let start = min(progress?["applied"] as Int? ?? 0, items.count)
+                let end = min(start + chunk, items.count)
+                try apply(db, items[start..<end])
+                let complete = end == items.count
+                try db.execute(
+                    sql: """
+                        INSERT INTO processed_reports (report_id, host_id, kind, received_at, applied) VALUES (?, ?, ?, ?, ?)
+                        ON CONFLICT(report_id) DO UPDATE SET applied = excluded.applied
+                        """,
+                    arguments: [reportID, host, kind, at, complete ? nil : end])
+                return (end - start, complete)
+            }
+            guard let step else {
+                return AgentAPI.ReportReceipt(
+                    reportID: reportID, accepted: appliedHere, duplicate: appliedHere == 0)
+            }
+            appliedHere += step.applied
+            chunks += 1
+            try afterChunk?(chunks)
+            if step.complete {
+                return AgentAPI.ReportReceipt(reportID: reportID, accepted: appliedHere, duplicate: false)
+            }
         }
     }
 
     package func isReportProcessed(_ reportID: String) async throws -> Bool {
         try await writer.read { db in
             try Bool.fetchOne(
-                db, sql: "SELECT 1 FROM processed_reports WHERE report_id = ?", arguments: [reportID])
+                db, sql: "SELECT 1 FROM processed_reports WHERE report_id = ? AND applied IS NULL",
+                arguments: [reportID])
                 ?? false
-        }
-    }
-
-    package func poolFiles(_ host: HostID, objectKeys: [String]) async throws -> [String: PoolFileFacts] {
-        let hostID = host.description
-        return try await writer.read { db in
-            var facts: [String: PoolFileFacts] = [:]
-            let select = try db.cachedStatement(
-                sql: "SELECT size, sha256 FROM pool_files WHERE host_id = ? AND object_key = ?")
-            for key in objectKeys {
-                if let row = try Row.fetchOne(select, arguments: [hostID, key]) {
-                    facts[key] = PoolFileFacts(size: row["size"], sha256: row["sha256"])
-                }
-            }
-            return facts
         }
     }
 

@@ -14,6 +14,8 @@ package struct SnapshotService: Sendable {
     package let signal: CommandSignal
     package let mirror: RecordMirror
     package let logger: Logger
+    /// Manifests read into memory at once: each may be up to `maximumManifestBytes`.
+    private let manifestReads = BodyGate(permits: 2)
 
     package init(
         catalog: any Catalog, store: any ObjectStore, keys: ObjectKeys,
@@ -47,10 +49,16 @@ package struct SnapshotService: Sendable {
                     "\(InstantFormat.format(at)) is in the past (coordinator time \(InstantFormat.format(now)))"
                 )
             }
+            guard at.timeIntervalSince(now) <= InputLimits.maximumLeadSeconds else {
+                throw APIError.invalidField(
+                    "at",
+                    "\(InstantFormat.format(at)) is more than a year ahead (coordinator time \(InstantFormat.format(now)))"
+                )
+            }
             instant = at
         case (nil, let delay?):
-            guard delay.isFinite, delay > 0, delay <= 7 * 86_400 else {
-                throw APIError.invalidField("delaySeconds", "\(delay) is not between 0 and 604800 seconds")
+            if let problem = InputLimits.problem(seconds: delay, maximum: InputLimits.maximumLeadSeconds) {
+                throw APIError.invalidField("delaySeconds", problem)
             }
             instant = now.addingTimeInterval(delay)
         }
@@ -75,8 +83,8 @@ package struct SnapshotService: Sendable {
             throw APIError.invalidField("tag", error.description)
         }
         let window = request.deadlineSeconds ?? settings.deadlineSeconds
-        guard window.isFinite, window > 0 else {
-            throw APIError.invalidField("deadlineSeconds", "\(window) must be greater than 0")
+        if let problem = InputLimits.problem(seconds: window, maximum: InputLimits.maximumDeadlineSeconds) {
+            throw APIError.invalidField("deadlineSeconds", problem)
         }
         let nodes = try await catalog.liveNodes(since: now.addingTimeInterval(-settings.liveNodeSeconds))
         guard !nodes.isEmpty else {
@@ -188,13 +196,19 @@ package struct SnapshotService: Sendable {
         return receipt
     }
 
-    /// Reads the manifest from the bucket, validates it, and confirms each object it lists:
-    /// objects the node reported to the pool with the same size and SHA-256 are trusted (the
-    /// agent reports only after a verified upload); any other object is checked with a HEAD.
+    /// Reads the manifest from the bucket, validates it, and confirms in the bucket that each
+    /// object it lists exists with the listed size (and SHA-256, where a listing carries it).
+    /// Pool reports are not trusted for this: the agent token is shared by every node, so a
+    /// report could vouch for objects of another host. One listing per directory of the
+    /// manifest (a table, an index, the snapshot's own files) keeps that cheap.
     func verify(host: HostID, tag: SnapshotTag, manifestKey: String) async throws -> NodeOutcome.Result {
         let data: Data
         do {
-            data = try await fetch(manifestKey)
+            data = try await manifestReads.withPermit {
+                try await store.readSmallObject(key: manifestKey, limit: settings.maximumManifestBytes)
+            }
+        } catch let error as ObjectTooLarge {
+            return .failed("manifest \(error); raise snapshots.max_manifest_bytes to accept it")
         } catch let error as ObjectStoreError where error.isNotFound {
             return .failed("manifest \(manifestKey) is not in the bucket")
         } catch let error as ObjectStoreError where error.isRetryable {
@@ -214,40 +228,38 @@ package struct SnapshotService: Sendable {
         if let outside = files.first(where: { !$0.objectKey.hasPrefix(nodeRoot) }) {
             return .failed("manifest lists \(outside.objectKey), outside the node's prefix \(nodeRoot)")
         }
-        let pool = try await catalog.poolFiles(host, objectKeys: files.map(\.objectKey))
+        var wanted: [String: [NodeManifest.File]] = [:]
         for file in files {
-            if let known = pool[file.objectKey], known.size == file.size, known.sha256 == file.sha256.hex {
-                continue
-            }
-            let info: ObjectInfo?
-            do { info = try await store.headIfExists(key: file.objectKey) } catch let error
-                as ObjectStoreError
-                where error.isRetryable
-            {
+            let directory = String(
+                file.objectKey[...(file.objectKey.lastIndex(of: "/") ?? file.objectKey.startIndex)])
+            wanted[directory, default: []].append(file)
+        }
+        for (directory, expected) in wanted.sorted(by: { $0.key < $1.key }) {
+            var found: [String: ObjectInfo] = [:]
+            let keys = Set(expected.map(\.objectKey))
+            do {
+                try await store.listPages(prefix: directory) { page in
+                    for info in page where keys.contains(info.key) { found[info.key] = info }
+                }
+            } catch let error as ObjectStoreError where error.isRetryable {
                 throw APIError.unavailable("the object store is unavailable: \(error)")
             }
-            guard let info else {
-                return .failed("object \(file.objectKey) listed by the manifest is not in the bucket")
-            }
-            guard info.size == file.size else {
-                return .failed(
-                    "object \(file.objectKey) has \(info.size) bytes, the manifest says \(file.size)")
-            }
-            if let sha = info.sha256, sha != file.sha256.hex {
-                return .failed(
-                    "object \(file.objectKey) has SHA-256 \(sha), the manifest says \(file.sha256.hex)")
+            for file in expected {
+                guard let info = found[file.objectKey] else {
+                    return .failed("object \(file.objectKey) listed by the manifest is not in the bucket")
+                }
+                guard info.size == file.size else {
+                    return .failed(
+                        "object \(file.objectKey) has \(info.size) bytes, the manifest says \(file.size)")
+                }
+                if let sha = info.sha256, sha != file.sha256.hex {
+                    return .failed(
+                        "object \(file.objectKey) has SHA-256 \(sha), the manifest says \(file.sha256.hex)")
+                }
             }
         }
         return .complete(
             takenAt: manifest.takenAt, manifestKey: manifestKey, files: SnapshotFile.files(of: manifest))
-    }
-
-    /// A small object's bytes, through a temporary file (the store API streams to files).
-    func fetch(_ key: String) async throws -> Data {
-        let path = NSTemporaryDirectory() + "/cassnap-coordinator-\(UUID().uuidString).json"
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        _ = try await store.get(key: key, to: path)
-        return try Data(contentsOf: URL(fileURLWithPath: path))
     }
 
     // MARK: Deadlines

@@ -4,6 +4,18 @@ import Foundation
 /// `2024-05-01T02:00:00.123Z`. Written by hand because Foundation's formatter truncates binary
 /// fractions (0.123 s became .122), which would make a decoded manifest differ from the original.
 package enum InstantFormat {
+    /// The instants this format can write: years 0001 to 9999. Anything outside (or not finite)
+    /// is clamped to the nearest end, so no date can trap the conversion to milliseconds or
+    /// write text that `parse` refuses; the edges refuse such input before it gets here.
+    package static let earliest = Date(timeIntervalSince1970: -62_135_596_800)
+    package static let latest = Date(timeIntervalSince1970: 253_402_300_799.999)
+
+    /// Whether `date` lies in `earliest...latest`.
+    package static func isRepresentable(_ date: Date) -> Bool {
+        let t = date.timeIntervalSince1970
+        return t.isFinite && t >= earliest.timeIntervalSince1970 && t <= latest.timeIntervalSince1970
+    }
+
     /// Rounds to whole milliseconds, the precision manifests keep; decoding yields the same value.
     package static func normalized(_ date: Date) -> Date {
         Date(timeIntervalSince1970: Double(milliseconds(date)) / 1000)
@@ -71,7 +83,10 @@ package enum InstantFormat {
     }
 
     private static func milliseconds(_ date: Date) -> Int64 {
-        Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let t = date.timeIntervalSince1970
+        guard !t.isNaN else { return 0 }
+        let clamped = min(max(t, earliest.timeIntervalSince1970), latest.timeIntervalSince1970)
+        return Int64((clamped * 1000).rounded())
     }
 
     private static func floorDivide(_ a: Int64, _ b: Int64) -> (Int64, Int64) {

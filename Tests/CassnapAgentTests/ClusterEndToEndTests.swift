@@ -13,8 +13,8 @@ import Testing
 /// The whole system with real processes: a coordinator, three agents (each on its own
 /// generated data directory driven by the fake nodetool) and the real S3 server.
 @Suite(.serialized) struct ClusterEndToEndTests {
-    static let adminToken = "e2e-admin-token"
-    static let agentToken = "e2e-agent-token"
+    static let adminToken = "e2e-admin-token-0123"
+    static let agentToken = "e2e-agent-token-0123"
 
     /// One running cluster: processes are stopped by `stop()`, files removed with the directory.
     final class Cluster: @unchecked Sendable {

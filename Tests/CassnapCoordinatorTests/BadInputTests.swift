@@ -78,6 +78,84 @@ struct BadInputTests {
         Case(
             name: "missing instant for live sstables", method: "GET", path: "/v1/nodes/node1/sstables",
             status: 400, mentions: "at"),
+        // Numbers and instants that become times (hardening review, items 1 and 2).
+        Case(
+            name: "deadline beyond Int64 milliseconds", method: "POST", path: "/v1/snapshots",
+            body: #"{"delaySeconds": 5, "deadlineSeconds": 1e16}"#, status: 400, mentions: "deadlineSeconds"),
+        Case(
+            name: "deadline near Double.max", method: "POST", path: "/v1/snapshots",
+            body: #"{"delaySeconds": 5, "deadlineSeconds": 1e308}"#, status: 400, mentions: "deadlineSeconds"),
+        Case(
+            name: "deadline in year 33715", method: "POST", path: "/v1/snapshots",
+            body: #"{"delaySeconds": 5, "deadlineSeconds": 1e12}"#, status: 400, mentions: "deadlineSeconds"),
+        Case(
+            name: "instant in year 9999", method: "POST", path: "/v1/snapshots",
+            body: #"{"at": "9999-12-31T23:59:59Z"}"#, status: 400, mentions: "at"),
+        Case(
+            name: "delay of 1e300 seconds", method: "POST", path: "/v1/snapshots",
+            body: #"{"delaySeconds": 1e300}"#, status: 400, mentions: "delaySeconds"),
+    ]
+
+    /// Instants in report bodies are checked against the coordinator's clock.
+    static let now = InstantFormat.format(Date())
+    static let poolKey = "Test Cluster/nodes/\(host)/data/shop/orders/nb-1-big-Data.db"
+    static func fileReport(
+        keyspace: String = "shop", fileName: String = "nb-1-big-Data.db", key: String = poolKey
+    )
+        -> String
+    {
+        #"{"reportID": "x", "items": [{"keyspace": "\#(keyspace)", "table": "orders", "fileName": "\#(fileName)", "size": 1, "sha256": "\#(String(repeating: "a", count: 64))", "objectKey": "\#(key)", "uploadedAt": "\#(now)"}]}"#
+    }
+    static func heartbeat(at: String) -> String {
+        #"{"agentTime": "\#(at)", "queuedFiles": 0, "uploadedFiles": 0, "uploadedBytes": 0}"#
+    }
+
+    /// Report fields are checked with the manifest rules (hardening review, item 8).
+    static let reportFieldCases: [Case] = [
+        Case(
+            name: "files keyspace escapes", method: "POST", path: "/v1/agents/\(host)/files",
+            body: fileReport(keyspace: "../../etc"), status: 400, mentions: "items[0].keyspace"),
+        Case(
+            name: "files key escapes", method: "POST", path: "/v1/agents/\(host)/files",
+            body: fileReport(key: "../../../etc/passwd"), status: 400, mentions: "items[0].objectKey"),
+        Case(
+            name: "files key of another node", method: "POST", path: "/v1/agents/\(host)/files",
+            body: fileReport(
+                key:
+                    "Test Cluster/nodes/6f1c2a4e-0000-4000-8000-000000000002/data/shop/orders/nb-1-big-Data.db"
+            ),
+            status: 400, mentions: "items[0].objectKey"),
+        Case(
+            name: "files key of another cluster", method: "POST", path: "/v1/agents/\(host)/files",
+            body: fileReport(key: "Other/nodes/\(host)/data/shop/orders/nb-1-big-Data.db"), status: 400,
+            mentions: "items[0].objectKey"),
+        Case(
+            name: "files key of another file", method: "POST", path: "/v1/agents/\(host)/files",
+            body: fileReport(key: "Test Cluster/nodes/\(host)/data/shop/orders/nb-2-big-Data.db"),
+            status: 400,
+            mentions: "items[0].objectKey"),
+        Case(
+            name: "files name with NUL", method: "POST", path: "/v1/agents/\(host)/files",
+            body: fileReport(fileName: #"nb-1-big-Data.db\u0000.sh"#), status: 400,
+            mentions: "items[0].fileName"),
+        Case(
+            name: "sstable event name escapes", method: "POST", path: "/v1/agents/\(host)/sstable-events",
+            body:
+                #"{"reportID": "e", "items": [{"kind": "appeared", "keyspace": "shop", "table": "orders", "sstable": "../../passwd\n", "at": "\#(now)"}]}"#,
+            status: 400, mentions: "items[0].sstable"),
+        Case(
+            name: "heartbeat in year 0", method: "POST", path: "/v1/agents/\(host)/heartbeat",
+            body: heartbeat(at: "0000-01-01T00:00:00Z"), status: 400, mentions: "agentTime"),
+        Case(
+            name: "hostname with NUL", method: "POST", path: "/v1/agents/register",
+            body:
+                #"{"hostID": "\#(host)", "hostname": "node1\u0000evil", "cluster": "Test Cluster", "datacenter": "dc1", "rack": "r1", "tokens": ["1"], "cassandraVersion": "4.1.3", "dataDirectories": ["/d"], "agentVersion": "x"}"#,
+            status: 400, mentions: "hostname"),
+        Case(
+            name: "manifest report error with NUL", method: "POST", path: "/v1/agents/\(host)/manifests",
+            body:
+                #"{"reportID": "m", "items": [{"snapshotID": "0b7e1b4c-1111-4222-8333-444455556666", "tag": "t", "files": 0, "bytes": 0, "error": "a\u0000b"}]}"#,
+            status: 400, mentions: "items[0].error"),
     ]
 
     static let agentCases: [Case] = [
@@ -87,7 +165,7 @@ struct BadInputTests {
         Case(
             name: "heartbeat wrong type", method: "POST", path: "/v1/agents/\(host)/heartbeat",
             body:
-                #"{"agentTime": "2026-01-01T00:00:00Z", "queuedFiles": "many", "uploadedFiles": 0, "uploadedBytes": 0}"#,
+                #"{"agentTime": "2026-12-01T00:00:00Z", "queuedFiles": "many", "uploadedFiles": 0, "uploadedBytes": 0}"#,
             status: 400, mentions: "queuedFiles"),
         Case(
             name: "files missing field", method: "POST", path: "/v1/agents/\(host)/files",
@@ -127,7 +205,7 @@ struct BadInputTests {
             let nodesBefore = try await coordinator.catalog.nodes()
             let bucketBefore = try await store.list(prefix: "")
 
-            for c in Self.cases + Self.agentCases {
+            for c in Self.cases + Self.agentCases + Self.reportFieldCases {
                 let token = c.path.hasPrefix("/v1/agents") ? agentToken : adminToken
                 let (status, body) = try await coordinator.admin.raw(
                     c.method, c.path, body: c.body.map { Array($0.utf8) }, token: token)

@@ -106,7 +106,8 @@ struct ClusterSnapshotTests {
                     AgentAPI.FileReport(
                         keyspace: "shop", table: "orders", tableID: nil, indexName: nil,
                         fileName: "nb-9-big-Data.db",
-                        size: 1, sha256: String(repeating: "a", count: 64), objectKey: "x/y",
+                        size: 1, sha256: String(repeating: "a", count: 64),
+                        objectKey: "Test Cluster/nodes/\(node.host)/data/shop/orders/nb-9-big-Data.db",
                         uploadedAt: Date())
                 ])
             #expect(try await node.client.reportFiles(node.host, files).duplicate == false)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 struct CatalogCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,7 +19,13 @@ struct CatalogCommand: AsyncParsableCommand {
                     print(
                         "rebuilt \(result.snapshots) snapshots, \(result.nodes) nodes, \(result.files) files from the bucket"
                     )
+                    for object in result.skipped {
+                        FileHandle.standardError.write(
+                            Data("cassnap: skipped unreadable \(object.key): \(object.reason)\n".utf8))
+                    }
                 }
+                // Left-out records are data an operator must look at: not a success.
+                if !result.skipped.isEmpty { throw ExitCode(ExitCodes.failure) }
             }
         }
     }
