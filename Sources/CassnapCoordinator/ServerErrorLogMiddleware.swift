@@ -2,7 +2,8 @@ import Hummingbird
 import Logging
 
 /// Logs every answer of 500 or above at warning, with the route and the error, so a failing
-/// request shows at the default log level. 4xx answers are the client's mistake and stay quiet.
+/// request shows at the default log level; 4xx answers are the client's mistake and stay
+/// quiet. Errors that are not API errors never leave as an empty body.
 struct ServerErrorLogMiddleware<Context: RequestContext>: RouterMiddleware {
     let logger: Logger
 
@@ -17,9 +18,12 @@ struct ServerErrorLogMiddleware<Context: RequestContext>: RouterMiddleware {
             if error.status.code >= 500 { log(request, status: error.status.code, error: error) }
             throw error
         } catch {
-            // Anything else becomes a 500 with an empty body: the log is the only trace.
+            // Anything else is a bug or a failing dependency (SQLite, disk): logged here, and
+            // answered as a JSON error instead of Hummingbird's empty 500.
             log(request, status: 500, error: error)
-            throw error
+            throw APIError(
+                .internalServerError, code: "internal",
+                message: "the coordinator failed to answer; its log has the cause")
         }
     }
 
