@@ -35,10 +35,19 @@ struct StoreCommand: AsyncParsableCommand {
                 settings.sessionStore = try DirectoryUploadSessionStore(directory: dir)
             }
             if let mib = partSizeMiB {
+                // S3 parts are 5 MiB to 5 GiB; a larger shift would overflow.
+                guard (1...5120).contains(mib) else {
+                    throw ValidationError("--part-size \(mib) is not between 1 and 5120 MiB")
+                }
                 settings.partSize = Int64(mib) << 20
                 settings.multipartThreshold = Int64(mib) << 20
             }
-            if let rate = bandwidthMiB { settings.bandwidthBytesPerSecond = Int64(rate * 1_048_576) }
+            if let rate = bandwidthMiB {
+                guard rate.isFinite, rate > 0, rate <= 1_048_576 else {
+                    throw ValidationError("--bwlimit \(rate) is not between 0 and 1048576 MiB/s")
+                }
+                settings.bandwidthBytesPerSecond = Int64(rate * 1_048_576)
+            }
             return try ObjectStoreFactory.open(url: url, settings: settings)
         }
     }
