@@ -49,6 +49,8 @@ let package = Package(
         // wrappers), and cloud detection.
         .target(
             name: "CassnapStorage", dependencies: ["CassnapStore", "CassnapS3", "CassnapGCS", "CassnapHTTP"]),
+        // What is in the bucket and everything that reads it back: records, manifests, checks.
+        .target(name: "CassnapRepository", dependencies: ["CassnapCore", "CassnapStore", "CassnapCrypto"]),
         // Linux inotify watcher; depends on nothing of ours.
         .target(name: "CassnapWatcher"),
         // Types shared by agent, coordinator and CLI on the wire.
@@ -67,7 +69,7 @@ let package = Package(
         .target(
             name: "CassnapCoordinator",
             dependencies: [
-                "CassnapCore", "CassnapAPI", "CassnapStore", "CassnapStorage",
+                "CassnapCore", "CassnapAPI", "CassnapStore", "CassnapStorage", "CassnapRepository",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -80,7 +82,7 @@ let package = Package(
         .target(
             name: "CassnapCLI",
             dependencies: [
-                "CassnapCore", "CassnapAPI", "CassnapStore", "CassnapStorage",
+                "CassnapCore", "CassnapAPI", "CassnapStore", "CassnapStorage", "CassnapRepository",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(

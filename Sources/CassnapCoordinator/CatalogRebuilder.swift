@@ -1,5 +1,6 @@
 import CassnapAPI
 import CassnapCore
+import CassnapRepository
 import CassnapStore
 import Foundation
 import Logging
@@ -28,38 +29,32 @@ package struct CatalogRebuilder: Sendable {
     /// Reads the bucket. An unreadable record or manifest is skipped, never fatal, but it is
     /// logged as an error and listed in `skipped`, so the rebuild's answer says what is missing.
     package func read() async throws -> BucketContents {
-        var records: [ClusterSnapshotRecord] = []
+        let repository = Repository(store: store, keys: keys, maximumDocumentBytes: maximumObjectBytes)
+        let listing = try await repository.clusterSnapshots()
         var manifests: [SnapshotID: [HostID: NodeManifest]] = [:]
-        var skipped: [AdminAPI.SkippedObject] = []
-        for object in try await store.list(prefix: keys.clusterSnapshotsRoot)
-        where object.key.hasSuffix(".json") {
-            let record: ClusterSnapshotRecord
-            do {
-                record = try ClusterSnapshotRecord.decode(
-                    from: try await store.readSmallObject(key: object.key, limit: maximumObjectBytes))
-            } catch {
-                logger.error(
-                    "skipping unreadable cluster snapshot record",
-                    metadata: ["object.key": "\(object.key)", "error.message": "\(error)"])
-                skipped.append(AdminAPI.SkippedObject(key: object.key, reason: "\(error)"))
-                continue
-            }
-            records.append(record)
+        var skipped: [AdminAPI.SkippedObject] = listing.unreadable.map { unreadable in
+            AdminAPI.SkippedObject(key: unreadable.key, reason: unreadable.error.description)
+        }
+        for record in listing.records {
             for node in record.nodes where node.status == .complete {
                 guard let key = node.manifestKey else { continue }
+                let manifest: NodeManifest
                 do {
-                    let manifest = try NodeManifest.decode(
-                        from: try await store.readSmallObject(key: key, limit: maximumObjectBytes))
-                    manifests[record.id, default: [:]][node.hostID] = manifest
-                } catch {
-                    logger.error(
-                        "skipping unreadable node manifest",
-                        metadata: ["object.key": "\(key)", "error.message": "\(error)"])
-                    skipped.append(AdminAPI.SkippedObject(key: key, reason: "\(error)"))
+                    manifest = try await repository.nodeManifest(key: key)
+                } catch let error as RepositoryError {
+                    if error.isRetryable { throw error }
+                    skipped.append(AdminAPI.SkippedObject(key: key, reason: error.description))
+                    continue
                 }
+                manifests[record.id, default: [:]][node.hostID] = manifest
             }
         }
-        return BucketContents(records: records, manifests: manifests, skipped: skipped)
+        for object in skipped {
+            logger.error(
+                "skipping unreadable object of the bucket",
+                metadata: ["object.key": "\(object.key)", "error.message": "\(object.reason)"])
+        }
+        return BucketContents(records: listing.records, manifests: manifests, skipped: skipped)
     }
 
     package func rebuild(into catalog: any Catalog) async throws -> AdminAPI.RebuildResult {

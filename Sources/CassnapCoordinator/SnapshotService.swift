@@ -1,5 +1,6 @@
 import CassnapAPI
 import CassnapCore
+import CassnapRepository
 import CassnapStore
 import Foundation
 import Logging
@@ -14,6 +15,7 @@ package struct SnapshotService: Sendable {
     package let signal: CommandSignal
     package let mirror: RecordMirror
     package let logger: Logger
+    package let repository: Repository
     /// Manifests read into memory at once: each may be up to `maximumManifestBytes`.
     private let manifestReads = BodyGate(permits: 2)
 
@@ -26,6 +28,8 @@ package struct SnapshotService: Sendable {
         self.store = store
         self.keys = keys
         self.settings = settings
+        self.repository = Repository(
+            store: store, keys: keys, maximumDocumentBytes: settings.maximumManifestBytes)
         self.signal = CommandSignal()
         self.mirror = RecordMirror(catalog: catalog, store: store, keys: keys, logger: logger)
         self.logger = logger
@@ -197,69 +201,27 @@ package struct SnapshotService: Sendable {
     }
 
     /// Reads the manifest from the bucket, validates it, and confirms in the bucket that each
-    /// object it lists exists with the listed size (and SHA-256, where a listing carries it).
-    /// Pool reports are not trusted for this: the agent token is shared by every node, so a
-    /// report could vouch for objects of another host. One listing per directory of the
-    /// manifest (a table, an index, the snapshot's own files) keeps that cheap.
+    /// object it lists exists with the listed size (`Repository.checkObjects`). Pool reports
+    /// are not trusted for this: the agent token is shared by every node, so a report could
+    /// vouch for objects of another host.
     func verify(host: HostID, tag: SnapshotTag, manifestKey: String) async throws -> NodeOutcome.Result {
-        let data: Data
         do {
-            data = try await manifestReads.withPermit {
-                try await store.readSmallObject(key: manifestKey, limit: settings.maximumManifestBytes)
+            let manifest = try await manifestReads.withPermit {
+                try await repository.nodeManifest(host: host, tag: tag)
             }
-        } catch let error as ObjectTooLarge {
-            return .failed("manifest \(error); raise snapshots.max_manifest_bytes to accept it")
-        } catch let error as ObjectStoreError where error.isNotFound {
-            return .failed("manifest \(manifestKey) is not in the bucket")
-        } catch let error as ObjectStoreError where error.isRetryable {
-            throw APIError.unavailable("the object store is unavailable: \(error)")
-        }
-        let manifest: NodeManifest
-        do { manifest = try NodeManifest.decode(from: data) } catch {
-            return .failed("manifest \(manifestKey) is invalid: \(error)")
-        }
-        guard manifest.node.hostID == host, manifest.tag == tag, manifest.cluster == keys.cluster else {
-            return .failed(
-                "manifest \(manifestKey) is for node \(manifest.node.hostID), tag \(manifest.tag), cluster "
-                    + "\(manifest.cluster), not node \(host), tag \(tag), cluster \(keys.cluster)")
-        }
-        let files = manifest.allFiles
-        let nodeRoot = keys.nodeRoot(host)
-        if let outside = files.first(where: { !$0.objectKey.hasPrefix(nodeRoot) }) {
-            return .failed("manifest lists \(outside.objectKey), outside the node's prefix \(nodeRoot)")
-        }
-        var wanted: [String: [NodeManifest.File]] = [:]
-        for file in files {
-            let directory = String(
-                file.objectKey[...(file.objectKey.lastIndex(of: "/") ?? file.objectKey.startIndex)])
-            wanted[directory, default: []].append(file)
-        }
-        for (directory, expected) in wanted.sorted(by: { $0.key < $1.key }) {
-            var found: [String: ObjectInfo] = [:]
-            let keys = Set(expected.map(\.objectKey))
-            do {
-                try await store.listPages(prefix: directory) { page in
-                    for info in page where keys.contains(info.key) { found[info.key] = info }
-                }
-            } catch let error as ObjectStoreError where error.isRetryable {
-                throw APIError.unavailable("the object store is unavailable: \(error)")
+            if let problem = try await repository.checkObjects(of: manifest).first {
+                return .failed(problem.description)
             }
-            for file in expected {
-                guard let info = found[file.objectKey] else {
-                    return .failed("object \(file.objectKey) listed by the manifest is not in the bucket")
-                }
-                guard info.size == file.size else {
-                    return .failed(
-                        "object \(file.objectKey) has \(info.size) bytes, the manifest says \(file.size)")
-                }
-                if let sha = info.sha256, sha != file.sha256.hex {
-                    return .failed(
-                        "object \(file.objectKey) has SHA-256 \(sha), the manifest says \(file.sha256.hex)")
-                }
+            return .complete(
+                takenAt: manifest.takenAt, manifestKey: manifestKey, files: SnapshotFile.files(of: manifest))
+        } catch let error as RepositoryError where error.isRetryable {
+            throw APIError.unavailable("\(error)")
+        } catch let error as RepositoryError {
+            if case .documentTooLarge = error {
+                return .failed("manifest \(error); raise snapshots.max_manifest_bytes to accept it")
             }
+            return .failed("manifest \(error)")
         }
-        return .complete(
-            takenAt: manifest.takenAt, manifestKey: manifestKey, files: SnapshotFile.files(of: manifest))
     }
 
     // MARK: Deadlines
