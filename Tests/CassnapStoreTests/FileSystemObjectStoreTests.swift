@@ -199,4 +199,21 @@ import Testing
         #expect(Self.mode(scratch + "/store") == 0o755)
         #expect(Self.mode(scratch + "/store/.cassnap") == 0o750)
     }
+
+    @Test func uploadSessionsAreOwnerOnly() async throws {
+        let scratch = try StoreFixture.makeScratch()
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let previous = umask(0o022)
+        let sessions: DirectoryUploadSessionStore
+        do {
+            defer { umask(previous) }
+            sessions = try DirectoryUploadSessionStore(directory: scratch + "/sessions")
+            try sessions.save(session: "https://upload/secret", key: "a/b", fingerprint: "f")
+        }
+        #expect(try sessions.session(key: "a/b", fingerprint: "f") == "https://upload/secret")
+        #expect(Self.mode(scratch + "/sessions") == 0o700)
+        let files = try FileManager.default.contentsOfDirectory(atPath: scratch + "/sessions")
+        #expect(files.count == 1)
+        for file in files { #expect(Self.mode(scratch + "/sessions/" + file) == 0o600, "\(file)") }
+    }
 }
