@@ -11,12 +11,24 @@ import Foundation
 /// tree, `<root>/.cassnap/meta/<key>.json`, so object names stay exactly the keys (readable with
 /// `ls`) and no key can collide with a checksum file. Writes are atomic: copy to a temp file in
 /// `<root>/.cassnap/tmp`, fsync, rename into place, fsync the directory.
+///
+/// **Symlinks.** Every path below the root (objects, checksum files, temp files) is opened one
+/// segment at a time without following links (`BeneathRoot`), so a link planted in the store
+/// can never make it read, write or delete outside the root. `put`, `head`, `get` and `delete`
+/// refuse a key whose path meets a symlink, at any segment, with the permanent
+/// `ObjectStoreError.symlinkBelowRoot`; nothing is written or deleted. `list` skips symlinks:
+/// a linked file is not reported, a linked directory is not entered, and a prefix whose
+/// directory is reached through a link lists nothing. The root itself may be a link.
+///
+/// **Modes.** Objects and checksum files are 0640, directories the store creates 0750 (an
+/// existing root is left as the operator made it), whatever the umask.
 package struct FileSystemObjectStore: ObjectStore {
     package let root: String
     package var displayName: String { "file://" + root }
 
-    private var metaRoot: String { root + "/.cassnap/meta" }
-    private var tmpRoot: String { root + "/.cassnap/tmp" }
+    private static let tmpDirectory = [".cassnap", "tmp"]
+    private static let metaDirectory = [".cassnap", "meta"]
+    private var beneath: BeneathRoot { BeneathRoot(root: root, store: displayName) }
 
     private struct Meta: Codable {
         var size: Int64
@@ -27,14 +39,25 @@ package struct FileSystemObjectStore: ObjectStore {
         var root = root
         while root.count > 1 && root.hasSuffix("/") { root.removeLast() }
         self.root = root
-        do {
-            try FileManager.default.createDirectory(
-                atPath: root + "/.cassnap/tmp", withIntermediateDirectories: true)
-            try FileManager.default.createDirectory(
-                atPath: root + "/.cassnap/meta", withIntermediateDirectories: true)
-        } catch {
-            throw ObjectStoreError.localFile(
-                path: root, reason: "cannot create the store directory: \(error)")
+        var st = stat()
+        if stat(root, &st) != 0 {
+            do {
+                try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+            } catch {
+                throw ObjectStoreError.localFile(
+                    path: root, reason: "cannot create the store directory: \(error)")
+            }
+            // Only the directory we made: an existing root's mode is the operator's choice.
+            guard chmod(root, BeneathRoot.directoryMode) == 0 else {
+                throw beneath.localError(root, "cannot set directory mode")
+            }
+        }
+        for directory in [Self.tmpDirectory, Self.metaDirectory] {
+            if let fd = try beneath.openDirectory(
+                directory, key: directory.joined(separator: "/"), create: true)
+            {
+                close(fd)
+            }
         }
     }
 
@@ -46,15 +69,21 @@ package struct FileSystemObjectStore: ObjectStore {
         }
     }
 
+    private func metaPath(_ key: String) -> String { ".cassnap/meta/" + key + ".json" }
+
     package func put(key: String, source: ObjectSource, options: PutOptions) async throws -> ObjectInfo {
         try checkKey(key)
-        let tmp = tmpRoot + "/" + UUID().uuidString
-        let out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard out >= 0 else { throw localError(tmp, "cannot create temp file") }
+        guard let tmpDir = try beneath.openDirectory(Self.tmpDirectory, key: key, create: true) else {
+            throw ObjectStoreError.localFile(path: root + "/.cassnap/tmp", reason: "missing")
+        }
+        defer { close(tmpDir) }
+        let tmpName = UUID().uuidString
+        let tmp = root + "/.cassnap/tmp/" + tmpName
+        let out = try beneath.createFile(tmpDir, tmpName, path: tmp)
         var committed = false
         defer {
             close(out)
-            if !committed { unlink(tmp) }
+            if !committed { unlinkat(tmpDir, tmpName, 0) }
         }
         let hasher = Hasher(.sha256)
         var size: Int64 = 0
@@ -65,9 +94,19 @@ package struct FileSystemObjectStore: ObjectStore {
             hasher.update(bytes)
             size = Int64(bytes.count)
         case .file(let path, let offset, let length):
+            // The source is the caller's local file, outside the store: opened as given.
+            let input = open(path, O_RDONLY | O_CLOEXEC)
+            guard input >= 0 else {
+                if errno == ENOENT {
+                    throw ObjectStoreError.localFile(
+                        path: path, reason: "no such file (it vanished before upload?)")
+                }
+                throw beneath.localError(path, "cannot open")
+            }
+            defer { close(input) }
             size = try copyRange(
-                from: path, offset: offset, length: length, to: out, tmpPath: tmp, hasher: hasher,
-                throttle: source.throttle)
+                from: input, path: path, offset: offset, length: length, to: out, tmpPath: tmp,
+                hasher: hasher, throttle: source.throttle)
         }
         let sha = hasher.finalize().hexString
         if let expected = options.sha256, expected != sha {
@@ -75,35 +114,48 @@ package struct FileSystemObjectStore: ObjectStore {
             throw ObjectStoreError.checksumMismatch(
                 store: displayName, key: key, expected: expected, actual: sha)
         }
-        guard fsync(out) == 0 else { throw localError(tmp, "fsync failed") }
+        guard fsync(out) == 0 else { throw beneath.localError(tmp, "fsync failed") }
 
-        let target = root + "/" + key
-        try makeParents(of: target)
-        try writeMeta(Meta(size: size, sha256: sha), key: key)
-        guard rename(tmp, target) == 0 else { throw localError(target, "rename into place failed") }
-        committed = true
-        fsyncDirectory(of: target)
+        try beneath.inParent(of: key, key: key, create: true) { dir, name, target in
+            // renameat would replace a link, not write through it; refusing keeps one rule.
+            try beneath.refuseSymlink(dir, name, path: target, key: key)
+            // Only now, so that a refused key leaves no checksum file behind.
+            try writeMeta(Meta(size: size, sha256: sha), key: key, tmpDir: tmpDir)
+            guard renameat(tmpDir, tmpName, dir, name) == 0 else {
+                throw beneath.localError(target, "rename into place failed")
+            }
+            committed = true
+            fsync(dir)
+        }
         return ObjectInfo(key: key, size: size, sha256: sha, lastModified: Date())
     }
 
     package func head(key: String) async throws -> ObjectInfo {
         try checkKey(key)
-        var st = stat()
-        guard stat(root + "/" + key, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+        let st = try beneath.inParent(of: key, key: key, create: false) { dir, name, path -> stat? in
+            try beneath.refuseSymlink(dir, name, path: path, key: key)
+            return beneath.status(dir, name)
+        }
+        guard let st = st ?? nil, (st.st_mode & S_IFMT) == S_IFREG else {
             throw ObjectStoreError.notFound(store: displayName, key: key)
         }
-        let meta = readMeta(key: key)
-        let sha = meta?.size == Int64(st.st_size) ? meta?.sha256 : nil
-        return ObjectInfo(
-            key: key, size: Int64(st.st_size), sha256: sha,
-            lastModified: Date(timeIntervalSince1970: TimeInterval(st.st_mtim.tv_sec)))
+        return try info(key: key, st)
     }
 
     package func get(key: String, to localPath: String) async throws -> ObjectInfo {
-        let info = try await head(key: key)
+        try checkKey(key)
+        let opened = try beneath.inParent(of: key, key: key, create: false) { dir, name, path in
+            try beneath.openFile(dir, name, path: path, key: key)
+        }
+        guard let input = opened ?? nil else { throw ObjectStoreError.notFound(store: displayName, key: key) }
+        defer { close(input) }
+        var st = stat()
+        guard fstat(input, &st) == 0 else { throw beneath.localError(root + "/" + key, "stat failed") }
+        let info = try info(key: key, st)
+
         let tmp = localPath + ".cassnap-partial-" + UUID().uuidString
         let out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard out >= 0 else { throw localError(tmp, "cannot create download file") }
+        guard out >= 0 else { throw beneath.localError(tmp, "cannot create download file") }
         var done = false
         defer {
             close(out)
@@ -111,8 +163,8 @@ package struct FileSystemObjectStore: ObjectStore {
         }
         let hasher = Hasher(.sha256)
         let copied = try copyRange(
-            from: root + "/" + key, offset: 0, length: nil, to: out, tmpPath: tmp, hasher: hasher,
-            throttle: nil)
+            from: input, path: root + "/" + key, offset: 0, length: nil, to: out, tmpPath: tmp,
+            hasher: hasher, throttle: nil)
         let sha = hasher.finalize().hexString
         if let expected = info.sha256, expected != sha {
             throw ObjectStoreError.checksumMismatch(
@@ -122,94 +174,154 @@ package struct FileSystemObjectStore: ObjectStore {
             throw ObjectStoreError.transient(
                 store: displayName, detail: "\(key) changed size while being read")
         }
-        guard rename(tmp, localPath) == 0 else { throw localError(localPath, "rename into place failed") }
+        guard rename(tmp, localPath) == 0 else {
+            throw beneath.localError(localPath, "rename into place failed")
+        }
         done = true
         return ObjectInfo(key: key, size: copied, sha256: sha, lastModified: info.lastModified)
     }
 
+    /// Skips symlinks (see the type's comment) and the store's own `.cassnap/` files.
     package func list(prefix: String) async throws -> [ObjectInfo] {
-        var result: [ObjectInfo] = []
         // Walk only the directory that can hold the prefix, not the whole store.
         let slash = prefix.lastIndex(of: "/")
         let base = slash.map { String(prefix[..<$0]) } ?? ""
         if !base.isEmpty { try validateObjectKey(base) }
-        walk(relative: base, prefix: prefix, into: &result)
+        if base == ".cassnap" || base.hasPrefix(".cassnap/") { return [] }
+        let segments = base.split(separator: "/").map(String.init)
+        let directory: Int32?
+        do {
+            directory = try beneath.openDirectory(segments, key: prefix, create: false)
+        } catch let error as ObjectStoreError {
+            if case .symlinkBelowRoot = error { return [] }
+            throw error
+        }
+        guard let directory else { return [] }
+        let meta = try? beneath.openDirectory(Self.metaDirectory + segments, key: prefix, create: false)
+        var result: [ObjectInfo] = []
+        walk(directory, meta: meta, relative: base, prefix: prefix, into: &result)
         return result.sorted { $0.key < $1.key }
     }
 
-    private func walk(relative: String, prefix: String, into result: inout [ObjectInfo]) {
-        let dir = relative.isEmpty ? root : root + "/" + relative
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
+    /// Lists the directory `fd` (closed here) and, in step, its checksum directory `meta`.
+    private func walk(
+        _ fd: Int32, meta: Int32?, relative: String, prefix: String, into result: inout [ObjectInfo]
+    ) {
+        defer { if let meta { close(meta) } }
+        guard let stream = fdopendir(fd) else {
+            close(fd)
+            return
+        }
+        defer { closedir(stream) }
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(cString: $0.bindMemory(to: CChar.self).baseAddress!)
+            }
+            if name != "." && name != ".." && !(relative.isEmpty && name == ".cassnap") { names.append(name) }
+        }
+        let dir = dirfd(stream)
         for name in names {
-            if relative.isEmpty && name == ".cassnap" { continue }
             let key = relative.isEmpty ? name : relative + "/" + name
-            var st = stat()
-            guard lstat(dir + "/" + name, &st) == 0 else { continue }
+            // lstat: a symlink is neither a file nor a directory here, so it is never reported or entered.
+            guard let st = beneath.status(dir, name) else { continue }
             if (st.st_mode & S_IFMT) == S_IFDIR {
-                if key.hasPrefix(prefix) || prefix.hasPrefix(key + "/") {
-                    walk(relative: key, prefix: prefix, into: &result)
+                guard key.hasPrefix(prefix) || prefix.hasPrefix(key + "/") else { continue }
+                // A directory swapped for a link since the lstat fails O_NOFOLLOW and is skipped.
+                guard let child = try? beneath.openChild(dir, name, path: name, key: key, create: false)
+                else {
+                    continue
                 }
+                let childMeta = meta.flatMap {
+                    try? beneath.openChild($0, name, path: name, key: key, create: false)
+                }
+                walk(child, meta: childMeta, relative: key, prefix: prefix, into: &result)
             } else if (st.st_mode & S_IFMT) == S_IFREG, key.hasPrefix(prefix),
                 !name.contains(".cassnap-partial-")
             {
-                let meta = readMeta(key: key)
-                result.append(
-                    ObjectInfo(
-                        key: key, size: Int64(st.st_size),
-                        sha256: meta?.size == Int64(st.st_size) ? meta?.sha256 : nil,
-                        lastModified: Date(timeIntervalSince1970: TimeInterval(st.st_mtim.tv_sec))))
+                let sidecar = meta.flatMap { readMeta($0, name + ".json", key: key) }
+                result.append(info(key: key, st, meta: sidecar))
             }
         }
     }
 
     package func delete(key: String) async throws {
         try checkKey(key)
-        if unlink(root + "/" + key) != 0 && errno != ENOENT {
-            throw localError(root + "/" + key, "delete failed")
+        // The checksum tree first, so that a refused delete removes nothing.
+        let deleted: Void? = try beneath.inParent(of: metaPath(key), key: key, create: false) {
+            dir, name, path in
+            try beneath.refuseSymlink(dir, name, path: path, key: key)
+            try deleteObject(key)
+            unlinkat(dir, name, 0)
         }
-        unlink(metaRoot + "/" + key + ".json")
+        if deleted == nil { try deleteObject(key) }
+    }
+
+    private func deleteObject(_ key: String) throws {
+        try beneath.inParent(of: key, key: key, create: false) { dir, name, path in
+            try beneath.refuseSymlink(dir, name, path: path, key: key)
+            if unlinkat(dir, name, 0) != 0 && errno != ENOENT {
+                throw beneath.localError(path, "delete failed")
+            }
+        }
     }
 
     package func delete(keys: [String]) async throws { try await deleteEach(keys) }
 
     // MARK: - Helpers
 
-    private func readMeta(key: String) -> Meta? {
-        guard let data = FileManager.default.contents(atPath: metaRoot + "/" + key + ".json") else {
-            return nil
+    private func info(key: String, _ st: stat) throws -> ObjectInfo {
+        let meta = try beneath.inParent(of: metaPath(key), key: key, create: false) { dir, name, path in
+            try beneath.refuseSymlink(dir, name, path: path, key: key)
+            return readMeta(dir, name, key: key)
+        }
+        return info(key: key, st, meta: meta ?? nil)
+    }
+
+    /// The checksum counts only while it matches the size (an object replaced by hand loses it).
+    private func info(key: String, _ st: stat, meta: Meta?) -> ObjectInfo {
+        ObjectInfo(
+            key: key, size: Int64(st.st_size), sha256: meta?.size == Int64(st.st_size) ? meta?.sha256 : nil,
+            lastModified: Date(timeIntervalSince1970: TimeInterval(st.st_mtim.tv_sec)))
+    }
+
+    private func readMeta(_ dir: Int32, _ name: String, key: String) -> Meta? {
+        guard let fd = try? beneath.openFile(dir, name, path: name, key: key) else { return nil }
+        defer { close(fd) }
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            data.append(contentsOf: buffer[0..<n])
         }
         return try? JSONDecoder().decode(Meta.self, from: data)
     }
 
-    private func writeMeta(_ meta: Meta, key: String) throws {
-        let path = metaRoot + "/" + key + ".json"
-        try makeParents(of: path)
-        do {
-            try JSONEncoder().encode(meta).write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw ObjectStoreError.localFile(path: path, reason: "cannot write checksum: \(error)")
+    /// Written through a temp file in `.cassnap/tmp` and renamed, like the object itself.
+    private func writeMeta(_ meta: Meta, key: String, tmpDir: Int32) throws {
+        let path = root + "/" + metaPath(key)
+        let data: Data
+        do { data = try JSONEncoder().encode(meta) } catch {
+            throw ObjectStoreError.localFile(path: path, reason: "cannot encode checksum: \(error)")
         }
-    }
-
-    private func makeParents(of path: String) throws {
-        let parent = (path as NSString).deletingLastPathComponent
-        do {
-            try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
-        } catch {
-            throw ObjectStoreError.localFile(path: parent, reason: "cannot create directory: \(error)")
-        }
-    }
-
-    private func fsyncDirectory(of path: String) {
-        let fd = open((path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd >= 0 {
-            fsync(fd)
+        let tmpName = UUID().uuidString + ".json"
+        let tmp = root + "/.cassnap/tmp/" + tmpName
+        let fd = try beneath.createFile(tmpDir, tmpName, path: tmp)
+        var committed = false
+        defer {
             close(fd)
+            if !committed { unlinkat(tmpDir, tmpName, 0) }
         }
-    }
-
-    private func localError(_ path: String, _ what: String) -> ObjectStoreError {
-        .localFile(path: path, reason: "\(what): \(String(cString: strerror(errno)))")
+        try data.withUnsafeBytes { try writeAll(fd, $0, path: tmp) }
+        try beneath.inParent(of: metaPath(key), key: key, create: true) { dir, name, path in
+            try beneath.refuseSymlink(dir, name, path: path, key: key)
+            guard renameat(tmpDir, tmpName, dir, name) == 0 else {
+                throw beneath.localError(path, "cannot write checksum")
+            }
+            committed = true
+        }
     }
 
     private func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
@@ -218,26 +330,17 @@ package struct FileSystemObjectStore: ObjectStore {
             let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
             if n < 0 {
                 if errno == EINTR { continue }
-                throw localError(path, "write failed")
+                throw beneath.localError(path, "write failed")
             }
             done += n
         }
     }
 
-    /// Copies a file range in 1 MiB chunks, hashing as it goes; memory stays flat.
+    /// Copies a range of `input` in 1 MiB chunks, hashing as it goes; memory stays flat.
     private func copyRange(
-        from path: String, offset: Int64, length: Int64?, to out: Int32, tmpPath: String, hasher: Hasher,
-        throttle: (@Sendable (Int) -> Void)?
+        from input: Int32, path: String, offset: Int64, length: Int64?, to out: Int32, tmpPath: String,
+        hasher: Hasher, throttle: (@Sendable (Int) -> Void)?
     ) throws -> Int64 {
-        let input = open(path, O_RDONLY | O_CLOEXEC)
-        guard input >= 0 else {
-            if errno == ENOENT {
-                throw ObjectStoreError.localFile(
-                    path: path, reason: "no such file (it vanished before upload?)")
-            }
-            throw localError(path, "cannot open")
-        }
-        defer { close(input) }
         let chunk = Digest.fileBufferSize
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
         defer { buffer.deallocate() }
@@ -248,7 +351,7 @@ package struct FileSystemObjectStore: ObjectStore {
             let n = pread(input, buffer.baseAddress, want, off_t(position))
             if n < 0 {
                 if errno == EINTR { continue }
-                throw localError(path, "read failed")
+                throw beneath.localError(path, "read failed")
             }
             if n == 0 { break }
             throttle?(n)

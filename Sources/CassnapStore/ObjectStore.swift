@@ -16,6 +16,10 @@ import Foundation
 ///   whose key starts with the prefix (plain string prefix, not a directory).
 /// - **delete** of a missing key succeeds (deletes are idempotent); `delete(keys:)` batches
 ///   where the backend can.
+/// - A **directory store** (`file://`) never follows a symlink below its root, whatever the
+///   operation: a key whose path meets one is refused with the permanent
+///   `ObjectStoreError.symlinkBelowRoot`, and listings skip symlinks. It creates objects 0640
+///   and directories 0750, independent of the umask.
 /// - Errors say how to react: `isNotFound`, `isRetryable`, `isPermanent`.
 package protocol ObjectStore: Sendable {
     /// A URL-like name for logs and errors, e.g. `s3://bucket/prefix`. Never holds secrets.
@@ -119,6 +123,9 @@ package enum ObjectStoreError: Error, CustomStringConvertible, Sendable {
     case invalidKey(key: String, reason: String)
     case invalidURL(url: String, reason: String)
     case localFile(path: String, reason: String)
+    /// A file store met a symlink at `path` on the way to `key`. Refused, because following it
+    /// could read, write or delete outside the store's root; never retried.
+    case symlinkBelowRoot(store: String, key: String, path: String)
     /// A 5xx, 429, timeout or reset: worth another try.
     case transient(store: String, detail: String)
     /// Anything else the server refused; retrying will not help.
@@ -149,6 +156,8 @@ package enum ObjectStoreError: Error, CustomStringConvertible, Sendable {
         case .invalidKey(let key, let reason): "invalid object key \(key.debugDescription): \(reason)"
         case .invalidURL(let url, let reason): "invalid store URL \(url.debugDescription): \(reason)"
         case .localFile(let path, let reason): "local file \(path): \(reason)"
+        case .symlinkBelowRoot(let store, let key, let path):
+            "\(store): refusing \(key): \(path) is a symbolic link, and the store never follows links below its root"
         case .transient(let store, let detail): "\(store): temporary failure: \(detail)"
         case .permanent(let store, let detail): "\(store): \(detail)"
         }
