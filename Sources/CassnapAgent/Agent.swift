@@ -292,17 +292,15 @@ package final class Agent: Service, Sendable {
         for root in configuration.dataDirectories {
             var stack = [root]
             while let directory = stack.popLast() {
-                guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
-                    continue
-                }
-                for name in entries {
-                    let path = directory + "/" + name
-                    var st = stat()
-                    guard lstat(path, &st) == 0 else { continue }
-                    switch st.st_mode & S_IFMT {
-                    case S_IFDIR: if filter(path) { stack.append(path) }
-                    case S_IFREG: batch.append(.fileAppeared(path))
-                    default: break
+                for entry in DirectoryListing.entries(of: directory) ?? [] {
+                    if entry.hasInvalidName {
+                        batch.append(.entrySkipped(entry.path, .nameNotUTF8))
+                        continue
+                    }
+                    switch entry.kind {
+                    case .directory: if filter(entry.path) { stack.append(entry.path) }
+                    case .regularFile: batch.append(.fileAppeared(entry.path))
+                    case .other(let kind): batch.append(.entrySkipped(entry.path, .notARegularFile(kind)))
                     }
                     if batch.count >= 4096 {
                         try await ingestor.handle(batch)
