@@ -10,6 +10,7 @@ source deploy/lib/common.sh
 install_system_packages
 install_python_tools
 trap 'stop_servers; rm -rf "$CASSNAP_RUN_DIR"' EXIT
+start_metadata_tripwire
 start_s3_server
 start_s3_auth_server
 start_rclone_s3_server
@@ -20,8 +21,10 @@ swift build --build-tests
 
 if [ "$#" -gt 0 ]; then
     log "running swift test $*"
-    swift test --skip-build "$@"
-    exit
+    status=0
+    swift test --skip-build "$@" || status=$?
+    check_metadata_tripwire || status=1
+    exit "$status"
 fi
 
 # Suites that start many processes, storm the file system or stream gigabytes run one at a
@@ -46,4 +49,5 @@ passed=$(grep -cE '^.{0,4}Test [^r].* passed after' "$results" || true)
 failed=$(grep -cE '^.{0,4}Test [^r].* failed after' "$results" || true)
 skipped=$(grep -cE '^.{0,4}Test [^r].* skipped' "$results" || true)
 echo "cassnap: $passed passed, $failed failed, $skipped skipped"
+check_metadata_tripwire || status=1
 exit "$status"

@@ -16,6 +16,8 @@ package final class Agent: Service, Sendable {
     package let store: any ObjectStore
     package let host: HostID
     package let keys: ObjectKeys
+    /// The coordinator's bearer token, read once at start (never logged).
+    let coordinatorToken: String?
     let queue: UploadQueue
     let ingestor: Ingestor
     let shipper: Shipper
@@ -25,9 +27,10 @@ package final class Agent: Service, Sendable {
 
     init(
         configuration: AgentConfiguration, state: AgentState, store: any ObjectStore, host: HostID,
-        keys: ObjectKeys, once: Bool, queueCapacity: Int, logger: Logger
+        keys: ObjectKeys, coordinatorToken: String? = nil, once: Bool, queueCapacity: Int, logger: Logger
     ) {
         self.configuration = configuration
+        self.coordinatorToken = coordinatorToken
         self.state = state
         self.store = store
         self.host = host
@@ -49,6 +52,10 @@ package final class Agent: Service, Sendable {
         queueCapacity: Int = 4096
     ) async throws -> Agent {
         try configuration.validate(source: nil)
+        // Only a configured coordinator needs the token; a bad token file stops the start here.
+        let token =
+            configuration.coordinator.url == nil
+            ? nil : try configuration.coordinator.resolvedToken(environment: environment)
         let state = try AgentState(directory: configuration.stateDirectory)
         let host = try HostIdentity.resolve(configuration: configuration, state: state, logger: logger)
         var settings = StoreSettings()
@@ -63,8 +70,8 @@ package final class Agent: Service, Sendable {
         var logger = logger
         logger[metadataKey: "node.host_id"] = "\(host)"
         return Agent(
-            configuration: configuration, state: state, store: store, host: host, keys: keys, once: once,
-            queueCapacity: queueCapacity, logger: logger)
+            configuration: configuration, state: state, store: store, host: host, keys: keys,
+            coordinatorToken: token, once: once, queueCapacity: queueCapacity, logger: logger)
     }
 
     // MARK: run
@@ -130,15 +137,13 @@ package final class Agent: Service, Sendable {
     /// stand-alone and its reports wait in the outbox.
     private func coordinatorLink() -> CoordinatorLink? {
         guard let url = configuration.coordinator.url else { return nil }
-        var token = configuration.coordinator.token
-        if token == nil, let file = configuration.coordinator.tokenFile {
-            token = (try? String(contentsOfFile: file, encoding: .utf8))?.trimmingCharacters(
-                in: .whitespacesAndNewlines)
-        }
-        guard let token, !token.isEmpty else {
+        guard let token = coordinatorToken else {
             logger.error(
                 "A coordinator is configured without a token; not connecting",
-                metadata: ["coordinator.url": "\(url)"])
+                metadata: [
+                    "coordinator.url": "\(url)",
+                    "hint": "set coordinator.tokenFile or \(AgentConfiguration.Coordinator.tokenVariable)",
+                ])
             return nil
         }
         return CoordinatorLink(agent: self, url: url, token: token, logger: logger)
@@ -287,17 +292,15 @@ package final class Agent: Service, Sendable {
         for root in configuration.dataDirectories {
             var stack = [root]
             while let directory = stack.popLast() {
-                guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
-                    continue
-                }
-                for name in entries {
-                    let path = directory + "/" + name
-                    var st = stat()
-                    guard lstat(path, &st) == 0 else { continue }
-                    switch st.st_mode & S_IFMT {
-                    case S_IFDIR: if filter(path) { stack.append(path) }
-                    case S_IFREG: batch.append(.fileAppeared(path))
-                    default: break
+                for entry in DirectoryListing.entries(of: directory) ?? [] {
+                    if entry.hasInvalidName {
+                        batch.append(.entrySkipped(entry.path, .nameNotUTF8))
+                        continue
+                    }
+                    switch entry.kind {
+                    case .directory: if filter(entry.path) { stack.append(entry.path) }
+                    case .regularFile: batch.append(.fileAppeared(entry.path))
+                    case .other(let kind): batch.append(.entrySkipped(entry.path, .notARegularFile(kind)))
                     }
                     if batch.count >= 4096 {
                         try await ingestor.handle(batch)

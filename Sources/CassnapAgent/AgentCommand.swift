@@ -37,7 +37,13 @@ package struct AgentCommand: AsyncParsableCommand {
         @Option(name: .customLong("state-dir"), help: "Where the agent keeps its SQLite state.") var stateDir:
             String?
         @Option(help: "Coordinator base URL.") var coordinator: String?
-        @Option(help: "Agent bearer token for the coordinator.") var token: String?
+        @Option(
+            help:
+                "Agent bearer token for the coordinator (visible in ps: prefer --token-file or CASSNAP_AGENT_TOKEN)."
+        )
+        var token: String?
+        @Option(name: .customLong("token-file"), help: "A file holding the coordinator token.")
+        var tokenFile: String?
         @Option(help: "Path of nodetool.") var nodetool: String?
         @Option(help: "Cluster name used in object keys.") var cluster: String?
         @Option(name: .customLong("host-id"), help: "The node's host ID (default: from nodetool info).")
@@ -104,6 +110,11 @@ package struct AgentCommand: AsyncParsableCommand {
             if let store { c.store = store }
             if let stateDir { c.stateDirectory = stateDir }
             if let coordinator { c.coordinator.url = coordinator }
+            if let tokenFile {
+                // The flag overrides the file's keys, a token given there included.
+                c.coordinator.token = nil
+                c.coordinator.tokenFile = tokenFile
+            }
             if let token { c.coordinator.token = token }
             if let nodetool { c.nodetool = nodetool }
             if let cluster { c.cluster = cluster }

@@ -25,6 +25,7 @@ package final class AgentState: Sendable {
     package init(directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         path = directory + "/agent.sqlite"
+        try Self.makePrivate(directory: directory, database: path)
         var configuration = Configuration()
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
@@ -35,6 +36,21 @@ package final class AgentState: Sendable {
         configuration.busyMode = .timeout(30)
         pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(pool)
+    }
+
+    /// The state holds object keys, checksums and queued reports: readable by the agent alone,
+    /// whatever the umask. SQLite creates `-wal` and `-shm` with the main file's mode, so a main
+    /// file made 0600 before SQLite opens it is enough; leftovers of a `kill -9` under an older
+    /// agent keep their mode, hence the chmod of those too.
+    private static func makePrivate(directory: String, database: String) throws {
+        guard chmod(directory, 0o700) == 0 else { throw StateFileError(path: directory, code: errno) }
+        let fd = open(database, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw StateFileError(path: database, code: errno) }
+        defer { close(fd) }
+        guard fchmod(fd, 0o600) == 0 else { throw StateFileError(path: database, code: errno) }
+        for suffix in ["-wal", "-shm"] where chmod(database + suffix, 0o600) != 0 && errno != ENOENT {
+            throw StateFileError(path: database + suffix, code: errno)
+        }
     }
 
     private static var migrator: DatabaseMigrator {
@@ -325,5 +341,15 @@ extension Database {
     /// The first row of a cached single statement, nil when there is none.
     func fetchRow(cached sql: String, arguments: StatementArguments = StatementArguments()) throws -> Row? {
         try Row.fetchOne(cachedStatement(sql: sql), arguments: arguments)
+    }
+}
+
+/// The state directory or database cannot be made private to the agent.
+package struct StateFileError: Error, CustomStringConvertible {
+    package var path: String
+    package var code: Int32
+
+    package var description: String {
+        "cannot restrict \(path) to the agent's user: \(String(cString: strerror(code)))"
     }
 }

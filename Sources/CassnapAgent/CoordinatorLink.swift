@@ -14,6 +14,8 @@ struct CoordinatorLink: Sendable {
     let nodetool: Nodetool
     let logger: Logger
     var heartbeatInterval: Duration = .seconds(5)
+    /// While the coordinator keeps failing, each loop warns at most this often.
+    var failureWarningInterval: Duration = .seconds(60)
 
     init(agent: Agent, url: String, token: String, logger: Logger) {
         self.agent = agent
@@ -60,6 +62,7 @@ struct CoordinatorLink: Sendable {
     }
 
     private func heartbeats(stopped: () -> Bool) async {
+        var streak = FailureStreak(interval: failureWarningInterval)
         while !stopped() && !Task.isCancelled {
             let counts = (try? agent.state.statusCounts()) ?? [:]
             let stats = agent.shipper.stats
@@ -67,8 +70,11 @@ struct CoordinatorLink: Sendable {
                 agentTime: Date(), queuedFiles: counts[.pending] ?? 0, oldestQueuedAge: nil,
                 uploadedFiles: stats.uploadedFiles.load(ordering: .relaxed),
                 uploadedBytes: Int64(stats.uploadedBytes.load(ordering: .relaxed)))
-            do { _ = try await client.heartbeat(agent.host, beat) } catch {
-                logger.debug("Heartbeat failed", metadata: ["error": "\(error)"])
+            do {
+                _ = try await client.heartbeat(agent.host, beat)
+                recovered(&streak, "Heartbeats to the coordinator recovered")
+            } catch {
+                failed(&streak, "Heartbeat failed", error)
             }
             try? await Task.sleep(for: heartbeatInterval)
         }
@@ -78,12 +84,14 @@ struct CoordinatorLink: Sendable {
     /// coordinator hands it out.
     private func pollCommands(runner: SnapshotRunner, stopped: @escaping @Sendable () -> Bool) async {
         await withTaskGroup(of: Void.self) { running in
+            var streak = FailureStreak(interval: failureWarningInterval)
             while !stopped() && !Task.isCancelled {
                 let commands: [AgentAPI.Command]
                 do {
                     commands = try await client.commands(agent.host, wait: 5)
+                    recovered(&streak, "Polling for commands recovered")
                 } catch {
-                    logger.debug("Polling for commands failed", metadata: ["error": "\(error)"])
+                    failed(&streak, "Polling for commands failed", error)
                     try? await Task.sleep(for: .seconds(1))
                     continue
                 }
@@ -128,6 +136,7 @@ struct CoordinatorLink: Sendable {
     /// entries, so the same batch resent after a timeout is recognised as a duplicate.
     private func deliverOutbox(stopped: () -> Bool) async {
         let decoder = APICoding.decoder()
+        var streak = FailureStreak(interval: failureWarningInterval)
         while !Task.isCancelled {
             let entries = (try? agent.state.outbox(limit: 1000)) ?? []
             guard let kind = entries.first?.kind else {
@@ -160,6 +169,7 @@ struct CoordinatorLink: Sendable {
                         "Dropping an outbox entry of unknown kind", metadata: ["outbox.kind": "\(kind)"])
                 }
                 try agent.state.deleteOutbox(ids: batch.map(\.id))
+                recovered(&streak, "Delivering reports recovered")
             } catch let error as CoordinatorClientError where !error.isRetryable {
                 // The coordinator refused the batch for good (a bug, not an outage): keep it for
                 // an operator to see, but do not block later reports behind it forever.
@@ -167,9 +177,23 @@ struct CoordinatorLink: Sendable {
                 try? await Task.sleep(for: .seconds(5))
             } catch {
                 if stopped() { return }
-                logger.debug("Delivering reports failed; retrying", metadata: ["error": "\(error)"])
+                failed(&streak, "Delivering reports failed; retrying", error)
                 try? await Task.sleep(for: .seconds(1))
             }
         }
+    }
+
+    /// An outage or a 5xx is worth a warning, paced by the streak so it cannot flood the log.
+    private func failed(_ streak: inout FailureStreak, _ message: Logger.Message, _ error: any Error) {
+        guard let count = streak.failed() else { return }
+        logger.warning(
+            message, metadata: ["error.message": "\(error)", "failures.since_last_warning": "\(count)"])
+    }
+
+    private func recovered(_ streak: inout FailureStreak, _ message: Logger.Message) {
+        guard let streak = streak.succeeded() else { return }
+        logger.info(
+            message,
+            metadata: ["failures.total": "\(streak.failures)", "failures.duration": "\(streak.duration)"])
     }
 }

@@ -17,6 +17,8 @@ actor Ingestor {
     /// Live components seen before they were complete, by directory.
     private var waiting: [String: Set<String>] = [:]
     private(set) var watchLimitReached = false
+    /// Entries already logged as skipped (or as an empty `Data.db`).
+    private var reported = OncePerPath(capacity: 10_000)
 
     init(configuration: AgentConfiguration, state: AgentState, queue: UploadQueue, logger: Logger) {
         self.configuration = configuration
@@ -68,6 +70,8 @@ actor Ingestor {
                 }
             case .overflow:
                 logger.warning("inotify queue overflowed: rescanning the data directories")
+            case .entrySkipped(let path, let reason):
+                if shouldReportSkip(of: path) { reportSkipped(path, reason: reason.description) }
             case .watchLimitReached(let path):
                 if !watchLimitReached {
                     logger.error(
@@ -104,9 +108,14 @@ actor Ingestor {
     private func consider(_ path: String, into batch: inout Batch) {
         guard
             let dataPath = try? DataPath.classify(
-                path: path, dataDirectories: configuration.dataDirectories, isDirectory: false),
-            dataPath.isShipped, let table = dataPath.table, let location = dataPath.location
+                path: path, dataDirectories: configuration.dataDirectories, isDirectory: false)
         else { return }
+        // Transaction logs and temporary files are Cassandra at work, not worth a line each.
+        if case .ignored(.unrecognized(let detail)) = dataPath.kind, ships(from: dataPath) {
+            reportSkipped(path, reason: detail)
+            return
+        }
+        guard dataPath.isShipped, let table = dataPath.table, let location = dataPath.location else { return }
         guard configuration.tables.allows(keyspace: table.keyspace, table: table.table) else { return }
         let locationName: String
         switch location {
@@ -134,10 +143,72 @@ actor Ingestor {
             guard configuration.watch.live else { return }
             locationName = "live"
         }
-        guard let identity = FileIdentity.of(path: path) else { return }
+        guard let identity = FileIdentity.of(path: path) else {
+            // Gone (nothing to say), or a FIFO or symbolic link created under a shipped name.
+            if case .other(let kind) = DirectoryListing.kind(ofPath: path) {
+                reportSkipped(path, reason: SkipReason.notARegularFile(kind).description)
+            }
+            return
+        }
+        if identity.size == 0, dataPath.sstable?.component == .data {
+            reportEmptyDataFile(path)
+        }
         batch.candidates.append(
             Candidate(
                 path: path, location: locationName, tag: dataPath.snapshotTag?.rawValue, identity: identity))
+    }
+
+    /// Whether the trees this agent ships hold `path`; entries above the table directories
+    /// (a symbolic link where a keyspace or table directory should be) always count.
+    private func shouldReportSkip(of path: String) -> Bool {
+        guard
+            let dataPath = try? DataPath.classify(
+                path: path, dataDirectories: configuration.dataDirectories, isDirectory: false),
+            dataPath.location != nil
+        else { return true }
+        return ships(from: dataPath)
+    }
+
+    private func ships(from dataPath: DataPath) -> Bool {
+        guard let table = dataPath.table,
+            configuration.tables.allows(keyspace: table.keyspace, table: table.table)
+        else { return false }
+        switch dataPath.location {
+        case .snapshot(let tag):
+            return configuration.watch.snapshots && configuration.snapshotTags.shouldShip(tag: tag)
+        case .backups: return configuration.watch.backups
+        case .live: return configuration.watch.live
+        case nil: return false
+        }
+    }
+
+    private func reportSkipped(_ path: String, reason: String) {
+        guard admit(path) else { return }
+        logger.notice(
+            "Skipping an entry that cannot be shipped",
+            metadata: ["file.path": "\(path.escapedForLog)", "skip.reason": "\(reason)"])
+    }
+
+    /// Shipped all the same: a snapshot ships whole and restores byte for byte, and dropping
+    /// the file would make the manifest disagree with the disk. An empty `Data.db` is a
+    /// truncated SSTable Cassandra cannot read, which an operator must hear about.
+    private func reportEmptyDataFile(_ path: String) {
+        guard admit(path) else { return }
+        logger.warning(
+            "Shipping an empty Data.db: the SSTable is probably truncated",
+            metadata: ["file.path": "\(path.escapedForLog)"])
+    }
+
+    private func admit(_ path: String) -> Bool {
+        switch reported.admit(path) {
+        case .first: return true
+        case .seen: return false
+        case .capacityReached:
+            logger.notice(
+                "Too many skipped entries: no more are logged one by one",
+                metadata: ["skip.logged": "\(reported.capacity)"])
+            return false
+        }
     }
 
     private func removed(_ path: String, into batch: inout Batch, recheck: inout Set<String>) {
@@ -258,5 +329,27 @@ actor Ingestor {
         var events: [WatchEvent] = []
         for path in open where FileIdentity.of(path: path) == nil { events.append(.fileRemoved(path)) }
         if !events.isEmpty { try await handle(events) }
+    }
+}
+
+extension String {
+    /// A path as a log line may carry it: whole, but with line breaks and other control
+    /// characters escaped, so a file name can neither split nor forge a line.
+    var escapedForLog: String {
+        var out = ""
+        for scalar in unicodeScalars {
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                switch scalar.properties.generalCategory {
+                case .control, .format, .lineSeparator, .paragraphSeparator:
+                    out += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
+                default: out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out
     }
 }

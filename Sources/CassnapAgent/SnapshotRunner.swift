@@ -1,6 +1,7 @@
 import CassnapAPI
 import CassnapCore
 import CassnapStore
+import CassnapWatcher
 import Foundation
 import Logging
 
@@ -29,8 +30,8 @@ struct SnapshotRunner: Sendable {
             _ = try nodetool.run(snapshotArguments(command))
             logger.info("Snapshot taken", metadata: ["snapshot.taken_at": "\(InstantFormat.format(takenAt))"])
 
-            let paths = snapshotFiles(tag: command.tag.description)
-            try await agent.ingestor.handle(paths.map { .fileAppeared($0) })
+            let (paths, skipped) = snapshotFiles(tag: command.tag.description)
+            try await agent.ingestor.handle(paths.map { .fileAppeared($0) } + skipped)
             let records = try await waitUntilStored(paths, deadline: command.deadline)
             let manifest = try await writeManifest(command: command, takenAt: takenAt, records: records)
             if command.clearAfterUpload {
@@ -66,26 +67,35 @@ struct SnapshotRunner: Sendable {
         return arguments
     }
 
-    /// Every file under `<table>/snapshots/<tag>/` in every data directory, index directories included.
-    func snapshotFiles(tag: String) -> [String] {
-        var result: [String] = []
+    /// Every file under `<table>/snapshots/<tag>/` in every data directory, index directories
+    /// included, and the entries that cannot ship (for the ingestor to log).
+    func snapshotFiles(tag: String) -> (files: [String], skipped: [WatchEvent]) {
+        var files: [String] = []
+        var skipped: [WatchEvent] = []
         let fm = FileManager.default
         for data in agent.configuration.dataDirectories {
             for keyspace in (try? fm.contentsOfDirectory(atPath: data)) ?? [] {
                 let keyspaceDir = data + "/" + keyspace
                 for table in (try? fm.contentsOfDirectory(atPath: keyspaceDir)) ?? [] {
-                    let dir = keyspaceDir + "/" + table + "/snapshots/" + tag
-                    guard let walker = fm.enumerator(atPath: dir) else { continue }
-                    while let relative = walker.nextObject() as? String {
-                        var st = stat()
-                        if lstat(dir + "/" + relative, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG {
-                            result.append(dir + "/" + relative)
+                    var stack = [keyspaceDir + "/" + table + "/snapshots/" + tag]
+                    while let directory = stack.popLast() {
+                        for entry in DirectoryListing.entries(of: directory) ?? [] {
+                            if entry.hasInvalidName {
+                                skipped.append(.entrySkipped(entry.path, .nameNotUTF8))
+                                continue
+                            }
+                            switch entry.kind {
+                            case .directory: stack.append(entry.path)
+                            case .regularFile: files.append(entry.path)
+                            case .other(let kind):
+                                skipped.append(.entrySkipped(entry.path, .notARegularFile(kind)))
+                            }
                         }
                     }
                 }
             }
         }
-        return result.sorted()
+        return (files.sorted(), skipped)
     }
 
     /// Waits until the state records every path as uploaded; fails at the deadline naming what

@@ -11,6 +11,8 @@ package struct InotifyEvent: Sendable, Equatable {
     package var mask: UInt32
     package var cookie: UInt32
     package var name: String
+    /// The name's bytes are not UTF-8; `name` is an escaped stand-in (see `DirectoryListing`).
+    package var hasInvalidName = false
 
     package func has(_ flag: Int32) -> Bool { mask & UInt32(bitPattern: flag) != 0 }
     package var isDirectory: Bool { has(IN_ISDIR) }
@@ -115,9 +117,10 @@ package final class InotifyEventSource {
             guard nameStart + len <= bytes.count else { break }
             var nameEnd = nameStart
             while nameEnd < nameStart + len && bytes[nameEnd] != 0 { nameEnd += 1 }
-            let name = String(
-                decoding: UnsafeRawBufferPointer(rebasing: bytes[nameStart..<nameEnd]), as: UTF8.self)
-            events.append(InotifyEvent(wd: wd, mask: mask, cookie: cookie, name: name))
+            let (name, valid) = DirectoryListing.decodeName(
+                UnsafeRawBufferPointer(rebasing: bytes[nameStart..<nameEnd]))
+            events.append(
+                InotifyEvent(wd: wd, mask: mask, cookie: cookie, name: name, hasInvalidName: !valid))
             offset = nameStart + len
         }
         return events

@@ -22,6 +22,9 @@ package enum WatchEvent: Sendable, Hashable {
     /// No more inotify watches (`fs.inotify.max_user_watches`); the directory is not watched and
     /// the consumer must fall back to periodic scanning.
     case watchLimitReached(String)
+    /// An entry that is neither a regular file nor a directory to descend into (a symbolic link,
+    /// a FIFO), or whose name is not UTF-8 (its path then shows the bytes escaped).
+    case entrySkipped(String, SkipReason)
 }
 
 /// Watches directory trees recursively with inotify, adding watches as directories appear.
@@ -123,6 +126,10 @@ package final class RecursiveWatcher: @unchecked Sendable {
             return
         }
         let path = dir + "/" + event.name
+        if event.hasInvalidName {
+            if event.has(IN_CREATE) || event.has(IN_MOVED_TO) { batch.add(.entrySkipped(path, .nameNotUTF8)) }
+            return
+        }
         if event.isDirectory {
             if event.has(IN_CREATE) || event.has(IN_MOVED_TO) {
                 if configuration.shouldWatch(path) { addTree(path, isRoot: false, into: &batch) }
@@ -153,26 +160,18 @@ package final class RecursiveWatcher: @unchecked Sendable {
             // Gone already (a snapshot cleared at once) or unreadable: nothing to watch.
             if !isRoot { return }
         }
-        guard let dir = opendir(path) else { return }
-        defer { closedir(dir) }
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+        for entry in DirectoryListing.entries(of: path) ?? [] {
+            if entry.hasInvalidName {
+                batch.add(.entrySkipped(entry.path, .nameNotUTF8))
+                continue
             }
-            if name == "." || name == ".." { continue }
-            let child = path + "/" + name
-            var type = Int32(entry.pointee.d_type)
-            if type == DT_UNKNOWN {  // some file systems (XFS without ftype) leave it unset
-                var st = stat()
-                guard lstat(child, &st) == 0 else { continue }
-                type =
-                    (st.st_mode & S_IFMT) == S_IFDIR
-                    ? Int32(DT_DIR) : (st.st_mode & S_IFMT) == S_IFREG ? Int32(DT_REG) : 0
-            }
-            if type == DT_DIR {
-                if configuration.shouldWatch(child) { addTree(child, isRoot: false, into: &batch) }
-            } else if type == DT_REG {
-                batch.add(.fileAppeared(child))
+            switch entry.kind {
+            case .directory:
+                if configuration.shouldWatch(entry.path) { addTree(entry.path, isRoot: false, into: &batch) }
+            case .regularFile:
+                batch.add(.fileAppeared(entry.path))
+            case .other(let kind):
+                batch.add(.entrySkipped(entry.path, .notARegularFile(kind)))
             }
         }
     }

@@ -90,6 +90,8 @@ import Testing
                 log: "coordinator.log")
         }
 
+        /// The agents take their token from CASSNAP_AGENT_TOKEN in `environment`, as an operator's
+        /// agent.env gives it, not from a flag that `ps` shows.
         func startAgent(_ n: Int) throws {
             let node = nodes[n - 1]
             agents[n] = try launch(
@@ -97,9 +99,8 @@ import Testing
                 [
                     "run", "--data-dir", node.dataDirectories[0].path, "--store", "s3://\(bucket)/backups",
                     "--state-dir", node.root.appendingPathComponent("agent-state").path, "--coordinator",
-                    baseURL,
-                    "--token", ClusterEndToEndTests.agentToken, "--nodetool",
-                    node.root.appendingPathComponent("nodetool").path, "--cluster", "e2e",
+                    baseURL, "--nodetool", node.root.appendingPathComponent("nodetool").path, "--cluster",
+                    "e2e",
                 ], log: "agent\(n).log")
         }
 

@@ -15,6 +15,8 @@
 # 1000 × 10000 needs ≈ 12 GB and ran 16 min on 2 shared cores.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# Never ask a real cloud for credentials (deploy/lib/common.sh says why).
+export AWS_EC2_METADATA_DISABLED=true AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:1 GCE_METADATA_HOST=127.0.0.1:1
 NODES=${1:-1000}
 FILES=${2:-10000}
 SCRATCH=${SCRATCH:-.build-bench}

@@ -114,6 +114,8 @@ chmod +x "$SCRATCH/sampler.sh"
 
 export MEASURE=$SCRATCH/sampler.sh HOST_ID=6d1c3b0e-8f5a-4c2d-9e7b-1a2b3c4d5e6f
 export AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+# Never ask a real cloud for credentials (deploy/lib/common.sh says why).
+export AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:1 GCE_METADATA_HOST=127.0.0.1:1
 R="cassnap/bench/nodes/$HOST_ID"
 STORE='"s3://$BUCKET/cassnap?endpoint=$S3_ENDPOINT&path-style=true"'
 export AGENT_CMD='exec "$MEASURE" "$DATA_DIR/../../agent-proc.log" "$AGENT_BIN" run --data-dir "$DATA_DIR" --state-dir "$DATA_DIR/../../agent-state" --host-id "$HOST_ID" --cluster bench --store '"$STORE"' --concurrency 4 --watch "$AGENT_WATCH"'

@@ -6,6 +6,15 @@ CASSNAP_VENV="${CASSNAP_VENV:-$HOME/.cache/cassnap-test-venv}"
 CASSNAP_RUN_DIR="${CASSNAP_RUN_DIR:-$(mktemp -d /tmp/cassnap-run.XXXXXX)}"
 _cassnap_pids=()
 
+# Tests, demos and benchmarks never leave the machine. With no credentials set, the AWS chain
+# would ask EC2's metadata service (169.254.169.254) and GCS the GCE metadata server: switch
+# IMDS off and point both at loopback port 1 (privileged, never listened on: refused at once).
+# deploy/test.sh points them at a tripwire instead (start_metadata_tripwire). Tests that exercise
+# a metadata service on purpose run their own stub and pass its address explicitly.
+export AWS_EC2_METADATA_DISABLED=true
+export AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:1
+export GCE_METADATA_HOST=127.0.0.1:1
+
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
@@ -104,6 +113,46 @@ start_gcs_server() {
     wait_http "http://127.0.0.1:$port/storage/v1/b" fake-gcs
     export CASSNAP_TEST_GCS_ENDPOINT="http://127.0.0.1:$port"
     log "GCS (fake-gcs-server) at $CASSNAP_TEST_GCS_ENDPOINT"
+}
+
+# A loopback listener that logs every request and answers 404, standing in for both metadata
+# services: a request there means something would have asked a real cloud for credentials.
+start_metadata_tripwire() {
+    local port; port=$(free_port)
+    CASSNAP_TRIPWIRE_LOG="$CASSNAP_RUN_DIR/metadata-tripwire.log"
+    : >"$CASSNAP_TRIPWIRE_LOG"
+    setsid python3 - "$port" "$CASSNAP_TRIPWIRE_LOG" >"$CASSNAP_RUN_DIR/metadata-tripwire.out" 2>&1 <<'PY' &
+import http.server, sys
+port, path = int(sys.argv[1]), sys.argv[2]
+class Tripwire(http.server.BaseHTTPRequestHandler):
+    def answer(self):
+        with open(path, "a") as log:
+            log.write(f"{self.command} http://{self.headers.get('Host', '?')}{self.path}\n")
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = answer
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", port), Tripwire).serve_forever()
+PY
+    _cassnap_pids+=($!)
+    wait_http "http://127.0.0.1:$port/" metadata-tripwire
+    : >"$CASSNAP_TRIPWIRE_LOG"  # forget wait_http's own probes
+    export AWS_EC2_METADATA_SERVICE_ENDPOINT="http://127.0.0.1:$port"
+    export GCE_METADATA_HOST="127.0.0.1:$port"
+    log "metadata tripwire at 127.0.0.1:$port"
+}
+
+# Fails (and says which requests) when anything reached the tripwire.
+check_metadata_tripwire() {
+    [ -n "${CASSNAP_TRIPWIRE_LOG:-}" ] || return 0
+    if [ -s "$CASSNAP_TRIPWIRE_LOG" ]; then
+        printf 'error: %s request(s) reached the cloud metadata tripwire (a test would have asked a real cloud):\n' \
+            "$(wc -l <"$CASSNAP_TRIPWIRE_LOG")" >&2
+        sed 's/^/  /' "$CASSNAP_TRIPWIRE_LOG" >&2
+        return 1
+    fi
 }
 
 stop_servers() {
