@@ -71,7 +71,7 @@ for n in 1 2 3; do
     chmod +x "$node/nodetool"
     log "node$n: host $host_id, data $data"
     "$bin/cassnap-agent" run --data-dir "$data" --store "$store" --state-dir "$node/agent-state" \
-        --coordinator "$CASSNAP_COORDINATOR" --token "$CASSNAP_AGENT_TOKEN" --nodetool "$node/nodetool" \
+        --coordinator "$CASSNAP_COORDINATOR" --nodetool "$node/nodetool" \
         --cluster demo >"$work/agent$n.log" 2>&1 &
     pids+=($!)
 done

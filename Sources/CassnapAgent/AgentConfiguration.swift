@@ -126,14 +126,21 @@ package struct ByteSize: Codable, Sendable, Equatable {
             break
         }
         guard let number = Double(body), number > 0, number.isFinite else { return nil }
-        return Int64(number * Double(multiplier))
+        // Anything larger is a typo, and would trap converting to Int64.
+        let bytes = number * Double(multiplier)
+        guard bytes >= 1, bytes <= Double(maximum) else { return nil }
+        return Int64(bytes)
     }
+
+    /// The largest size or rate accepted: 1 PiB.
+    static let maximum: Int64 = 1 << 50
 
     package init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if let number = try? container.decode(Int64.self) {
-            guard number > 0 else {
-                throw DecodingError.dataCorruptedError(in: container, debugDescription: "must be positive")
+            guard number > 0, number <= Self.maximum else {
+                throw DecodingError.dataCorruptedError(
+                    in: container, debugDescription: "\(number) is not a size between 1 byte and 1 PiB")
             }
             bytes = number
             return
@@ -170,7 +177,7 @@ package struct ByteRate: Codable, Sendable, Equatable {
 
     package init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
-        if let number = try? container.decode(Int64.self), number > 0 {
+        if let number = try? container.decode(Int64.self), number > 0, number <= ByteSize.maximum {
             bytesPerSecond = number
             return
         }
@@ -204,20 +211,30 @@ package struct Interval: Codable, Sendable, Equatable {
         seconds = value
     }
 
+    /// The longest duration accepted: 366 days. Anything longer is a typo, and would trap
+    /// converting to milliseconds.
+    static let maximumSeconds: Double = 366 * 86_400
+
     static func parse(_ text: String) -> Double? {
         let body = text.trimmingCharacters(in: .whitespaces)
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
         for (suffix, factor) in units where body.hasSuffix(suffix) {
-            if let n = Double(body.dropLast(suffix.count)), n > 0, n.isFinite { return n * factor }
+            if let n = Double(body.dropLast(suffix.count)), n > 0, n * factor <= maximumSeconds {
+                return n * factor
+            }
             return nil
         }
-        if let n = Double(body), n > 0, n.isFinite { return n }
+        if let n = Double(body), n > 0, n <= maximumSeconds { return n }
         return nil
     }
 
     package init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
-        if let number = try? container.decode(Double.self), number > 0 {
+        if let number = try? container.decode(Double.self) {
+            guard number > 0, number <= Self.maximumSeconds else {
+                throw DecodingError.dataCorruptedError(
+                    in: container, debugDescription: "\(number) is not a duration between 0 and 366 days")
+            }
             seconds = number
             return
         }

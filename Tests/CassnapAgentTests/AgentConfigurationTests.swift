@@ -54,6 +54,25 @@ import Testing
         #expect(typeError?.key == "upload.concurrency")
     }
 
+    /// Hardening review, item 1: a number that becomes a size or a duration cannot trap.
+    @Test func hugeSizesAndDurationsAreRefusedByKey() {
+        for (yaml, key) in [
+            ("upload:\n  partSize: 1e30GiB\n", "upload.partSize"),
+            ("upload:\n  bandwidth: 1e300MiB/s\n", "upload.bandwidth"),
+            ("upload:\n  partSize: 9223372036854775807\n", "upload.partSize"),
+            ("reconcileInterval: 1e300\n", "reconcileInterval"),
+            ("reconcileInterval: 1e300h\n", "reconcileInterval"),
+            ("reconcileInterval: .inf\n", "reconcileInterval"),
+        ] {
+            let error = #expect(throws: AgentConfigurationError.self, "\(yaml)") {
+                try AgentConfiguration.decode(yaml: yaml, source: "h.yaml")
+            }
+            #expect(error?.key == key, "\(yaml)")
+        }
+        #expect(ByteSize.parse("64MiB") == 64 << 20)
+        #expect(Interval.parse("5m") == 300)
+    }
+
     @Test func validationNamesTheKey() throws {
         var c = try AgentConfiguration.decode(
             yaml: "store: file:///tmp/x\ncluster: 'bad name/'\n", source: "d.yaml")
