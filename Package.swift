@@ -128,6 +128,9 @@ let package = Package(
                 "CassnapTestSupport",
                 .product(name: "Yams", package: "Yams"), .product(name: "GRDB", package: "GRDB.swift"),
             ]),
+        .testTarget(
+            name: "CassnapRepositoryTests",
+            dependencies: ["CassnapRepository", "CassnapCore", "CassnapStore", "CassnapCrypto", "CassnapTestSupport"]),
         .testTarget(name: "CassnapWatcherTests", dependencies: ["CassnapWatcher", "CassnapTestSupport"]),
         .testTarget(
             name: "CassnapTestSupportTests",

@@ -263,6 +263,20 @@ package enum AdminAPI {
         }
     }
 
+    /// `GET /v1/repository`: where the backups live; the CLI opens the store with its own
+    /// credentials to verify and restore.
+    package struct RepositoryInfo: Codable, Sendable, Hashable {
+        package var store: String
+        package var prefix: String
+        package var cluster: String
+
+        package init(store: String, prefix: String, cluster: String) {
+            self.store = store
+            self.prefix = prefix
+            self.cluster = cluster
+        }
+    }
+
     /// An object of the bucket a rebuild could not read, and why.
     package struct SkippedObject: Codable, Sendable, Hashable {
         package var key: String

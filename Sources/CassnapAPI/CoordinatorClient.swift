@@ -138,6 +138,10 @@ package struct CoordinatorClient: Sendable {
         try await call("POST", "/v1/catalog/rebuild", body: Empty())
     }
 
+    package func repositoryInfo() async throws -> AdminAPI.RepositoryInfo {
+        try await call("GET", "/v1/repository")
+    }
+
     // MARK: Agent
 
     package func register(_ registration: AgentAPI.Registration) async throws -> AgentAPI.HeartbeatReply {

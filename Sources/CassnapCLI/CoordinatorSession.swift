@@ -30,6 +30,15 @@ package struct CoordinatorSession: Sendable {
         json = options.json
     }
 
+    /// `run` for a body that answers a value.
+    package static func runReturning<T: Sendable>(
+        _ options: CoordinatorOptions, _ body: (CoordinatorSession) async throws -> T
+    ) async throws -> T {
+        var result: T?
+        try await run(options) { result = try await body($0) }
+        return result!
+    }
+
     /// Runs `body` with a session; errors become a message and an exit code.
     package static func run(
         _ options: CoordinatorOptions, _ body: (CoordinatorSession) async throws -> Void

@@ -10,6 +10,7 @@ struct AdminController<Context: RequestContext> {
     let snapshots: SnapshotService
     let rebuilder: CatalogRebuilder
     let bodies: BodyGate
+    let repositoryInfo: AdminAPI.RepositoryInfo
 
     func addRoutes(to routes: RouteRegistrar<Context>) {
         routes.on(.post, "/snapshots", use: create)
@@ -20,6 +21,7 @@ struct AdminController<Context: RequestContext> {
         routes.on(.get, "/nodes", use: nodes)
         routes.on(.get, "/nodes/{node}/sstables", use: liveSSTables)
         routes.on(.post, "/catalog/rebuild", use: rebuild)
+        routes.on(.get, "/repository", use: repository)
     }
 
     @Sendable func create(_ request: Request, context: Context) async throws -> JSONReply<
@@ -127,6 +129,14 @@ struct AdminController<Context: RequestContext> {
         AdminAPI.RebuildResult
     > {
         JSONReply(try await rebuilder.rebuild(into: catalog))
+    }
+
+    @Sendable func repository(_ request: Request, context: Context) async throws -> JSONReply<
+        AdminAPI.RepositoryInfo
+    > {
+        JSONReply(
+            AdminAPI.RepositoryInfo(
+                store: repositoryInfo.store, prefix: repositoryInfo.prefix, cluster: repositoryInfo.cluster))
     }
 
     private func snapshotID(_ context: Context) async throws -> SnapshotID {

@@ -71,7 +71,8 @@ package func buildApplication(
     let admin = router.group("/v1").add(
         middleware: BearerAuthMiddleware<BasicRequestContext>(required: .admin, tokens: tokens))
     AdminController<BasicRequestContext>(
-        catalog: catalog, snapshots: snapshots, rebuilder: rebuilder, bodies: bodies
+        catalog: catalog, snapshots: snapshots, rebuilder: rebuilder, bodies: bodies,
+        repositoryInfo: .init(store: configuration.store, prefix: keys.prefix, cluster: keys.cluster.rawValue)
     )
     .addRoutes(to: RouteRegistrar(group: admin, prefix: "/v1", book: book))
 

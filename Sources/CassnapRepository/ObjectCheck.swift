@@ -8,6 +8,8 @@ package struct ObjectProblem: Sendable, Hashable, CustomStringConvertible {
         case wrongSize(actual: Int64)
         case wrongChecksum(actual: String)
         case outsideNode(nodeRoot: String)
+        /// The store could not hand over the bytes as stored (its own checksum failed).
+        case unreadable(detail: String)
     }
     package var file: NodeManifest.File
     package var kind: Kind
@@ -20,6 +22,7 @@ package struct ObjectProblem: Sendable, Hashable, CustomStringConvertible {
         case .wrongChecksum(let actual):
             "object \(file.objectKey) has SHA-256 \(actual), the manifest says \(file.sha256.hex)"
         case .outsideNode(let root): "manifest lists \(file.objectKey), outside the node's prefix \(root)"
+        case .unreadable(let detail): "object \(file.objectKey) cannot be read back intact: \(detail)"
         }
     }
 }

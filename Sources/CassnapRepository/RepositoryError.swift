@@ -11,6 +11,10 @@ package enum RepositoryError: Error, CustomStringConvertible, Sendable {
     case invalidDocument(key: String, error: ManifestError)
     /// A manifest of another node, tag or cluster than its key says.
     case wrongOwner(key: String, detail: String)
+    /// A manifest whose names would escape the restore target or whose keys leave its node.
+    case unsafeManifest(host: HostID, detail: String)
+    /// The restore target cannot be used as it is (a symlink on the way, no space, not empty).
+    case unsafeTarget(path: String, detail: String)
     /// The store refused for good (credentials, a bad key).
     case refused(detail: String)
     /// The store is unavailable or failed in transit: worth another try.
@@ -46,6 +50,8 @@ package enum RepositoryError: Error, CustomStringConvertible, Sendable {
             "\(key) is \(size) bytes, more than the limit of \(limit) bytes"
         case .invalidDocument(let key, let error): "\(key): \(error)"
         case .wrongOwner(let key, let detail): "\(key) does not belong here: \(detail)"
+        case .unsafeManifest(let host, let detail): "the manifest of node \(host) is refused: \(detail)"
+        case .unsafeTarget(let path, let detail): "cannot restore into \(path): \(detail)"
         case .refused(let detail): "the store refused: \(detail)"
         case .unavailable(let detail): "the store is unavailable: \(detail)"
         }

@@ -65,6 +65,7 @@ import Testing
                     snapshotID: SnapshotID(), tag: try SnapshotTag("nightly"), manifestKey: nil, takenAt: nil,
                     files: 0, bytes: 0, error: "test"))
 
+            let linkStarted = Date()
             let stopped = Switch()
             let running = Task { [link] in await link.run(stopped: { stopped.isOn }) }
             defer {
@@ -85,17 +86,21 @@ import Testing
                 #expect(first.metadata["error.message"]?.contains("t0ken") == false)
             }
 
-            // Failures go on (heartbeats every 100 ms); warnings come once per 2 s at most.
-            try await Task.sleep(for: .milliseconds(3500))
+            // Failures go on (heartbeats every 100 ms); warnings come once per 2 s at most. Waits
+            // are bounded but not timed: load only makes the second warning come later.
+            let second = await AgentTestSupport.waitUntil(timeout: 30) {
+                log.records("Heartbeat failed").count >= 2
+            }
+            #expect(second, "no second warning while the failures went on")
             let heartbeats = log.records("Heartbeat failed")
-            #expect((2...3).contains(heartbeats.count), "\(heartbeats.map(\.metadata))")
+            let elapsed = Date().timeIntervalSince(linkStarted)
+            #expect(heartbeats.count <= Int(elapsed / 2) + 1, "more than one warning per 2 s interval")
             let failedRequests = server.requests.filter { $0.path.hasSuffix("/heartbeat") }.count
-            #expect(failedRequests >= 10, "the heartbeat loop should keep trying")
+            #expect(failedRequests > heartbeats.count, "the heartbeat loop keeps trying between warnings")
             if heartbeats.count >= 2 {
                 let counted = Int(heartbeats[1].metadata["failures.since_last_warning"] ?? "") ?? 0
                 #expect(counted > 1, "the second warning counts the failures since the first")
             }
-            #expect(log.records.filter { $0.level == .warning }.count <= 3 * 3)
 
             // Recovery is one info line per loop, and the warnings stop.
             healthy.turnOn()

@@ -57,9 +57,19 @@ struct ClusterSnapshotTests {
         try await InProcessCoordinator.with { coordinator, store in
             let nodes = try await SimulatedNode.joined(3, to: coordinator, store: store)
             let created = try await coordinator.admin.createSnapshot(
-                .init(delaySeconds: 0.5, deadlineSeconds: 1.5))
-            try await nodes[0].takeSnapshot()
-            try await nodes[1].takeSnapshot()
+                .init(delaySeconds: 0.5, deadlineSeconds: 4))
+            // Both reporting nodes get their command before either uploads: fetched one after the
+            // other, a loaded machine could let the deadline pass before node2 even asked (the
+            // flake of issue 11 was this test, not the coordinator).
+            async let first = nodes[0].nextCommand()
+            async let second = nodes[1].nextCommand()
+            let commands = try await [first, second]
+            for (node, command) in zip(nodes[0...1], commands) {
+                let report = try await node.writeManifest(
+                    try await node.uploadSnapshot(command), for: command)
+                _ = try await node.client.reportManifests(
+                    node.host, AgentAPI.Batch(reportID: "manifest-\(UUID())", items: [report]))
+            }
             // node3 never answers.
             try await eventually("the deadline to pass") {
                 try await coordinator.admin.snapshot(created.summary.id.description).summary.status

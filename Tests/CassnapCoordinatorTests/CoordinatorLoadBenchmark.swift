@@ -72,7 +72,7 @@ struct CoordinatorLoadBenchmark {
                                 body += """
                                     {"keyspace":"bench","table":"events","tableID":"5a1c395e-b41f-11e5-9f22-ba0be0483c18",\
                                     "fileName":"\(fileName(i))","size":\(1000 + i),"sha256":"\(sha(i))",\
-                                    "objectKey":"\(try objectKey(node, i))","uploadedAt":"2026-01-01T00:00:00.000Z"}
+                                    "objectKey":"\(try objectKey(node, i))","uploadedAt":"\(InstantFormat.format(Date()))"}
                                     """
                             }
                             body += "]}"
@@ -106,6 +106,26 @@ struct CoordinatorLoadBenchmark {
             // One snapshot on every node, each manifest listing all the node's files.
             let created = try await coordinator.admin.createSnapshot(
                 .init(delaySeconds: 1, tag: "bench", deadlineSeconds: 24 * 3600))
+            // The coordinator checks every manifest's objects in the bucket (pool reports do not
+            // vouch for them), so the objects must be there: written before the timed phase.
+            let objects = ObjectTable()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                let nextNode = Counter()
+                for _ in 0..<workers {
+                    group.addTask {
+                        while let index = nextNode.take(below: nodes.count) {
+                            let node = nodes[index]
+                            for i in 0..<filesPerNode {
+                                let info = try await store.put(
+                                    key: try objectKey(node, i),
+                                    source: .bytes(Array(repeating: UInt8(i % 251), count: 1000 + i)))
+                                objects.set(node.host, i, try SHA256Digest(hex: info.sha256!))
+                            }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
             let manifestStarted = Date()
             try await withThrowingTaskGroup(of: Void.self) { group in
                 let nextNode = Counter()
@@ -118,7 +138,7 @@ struct CoordinatorLoadBenchmark {
                                 let files = try (s..<min(s + components.count, filesPerNode)).map { i in
                                     NodeManifest.File(
                                         fileName: fileName(i), size: Int64(1000 + i),
-                                        sha256: try SHA256Digest(hex: sha(i)),
+                                        sha256: objects.get(node.host, i),
                                         objectKey: try objectKey(node, i))
                                 }
                                 sstables.append(
@@ -273,4 +293,14 @@ final class Counter: @unchecked Sendable {
             return value
         }
     }
+}
+
+/// The SHA-256 of each object the benchmark wrote, by node and file index.
+final class ObjectTable: @unchecked Sendable {
+    private let lock = NSLock()
+    private var digests: [HostID: [Int: SHA256Digest]] = [:]
+    func set(_ host: HostID, _ i: Int, _ digest: SHA256Digest) {
+        lock.withLock { digests[host, default: [:]][i] = digest }
+    }
+    func get(_ host: HostID, _ i: Int) -> SHA256Digest { lock.withLock { digests[host]![i]! } }
 }

@@ -11,7 +11,8 @@
 # Environment: CASSNAP_BENCH_BATCH (reports per request, 1000), CASSNAP_BENCH_WORKERS (8),
 # CASSNAP_BENCH_PAGE (SSTables per page, the server default 5000),
 # SCRATCH (SwiftPM scratch path, .build-bench).
-# Disk: about 1.2 KB per file report under $TMPDIR (catalog ≈ 0.8 KB, manifests in the bucket):
+# Disk: about 2.3 KB per file report under $TMPDIR (catalog ≈ 0.8 KB; the bucket holds each object,
+# 1 KB and up, because the coordinator checks every manifest object in the bucket; manifests):
 # 1000 × 10000 needs ≈ 12 GB and ran 16 min on 2 shared cores.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -1,0 +1,89 @@
+import ArgumentParser
+import CassnapAPI
+import CassnapCore
+import CassnapRepository
+import CassnapStorage
+import CassnapStore
+import Foundation
+
+/// Where `verify` and `restore` read backups from: the store itself (`--store URL --cluster
+/// NAME`), which needs no coordinator at all, or the store the coordinator names.
+package struct RepositoryOptions: ParsableArguments {
+    @Option(help: "Read the bucket directly: s3://bucket/prefix, gs://bucket/prefix or file:///path.")
+    package var store: String?
+    @Option(help: "The Cassandra cluster name, with --store.") package var cluster: String?
+    @Option(help: "Key prefix inside the store before <cluster>/, with --store (usually empty).")
+    package var prefix: String = ""
+    @OptionGroup package var coordinator: CoordinatorOptions
+
+    package init() {}
+
+    /// The repository, and whether output is JSON. Without `--store` the coordinator is asked
+    /// where the store is; the store is then opened with this machine's credentials.
+    package func open() async throws -> Repository {
+        var url = store
+        var cluster = cluster
+        var prefix = prefix
+        if url == nil {
+            let info = try await CoordinatorSession.runReturning(coordinator) {
+                try await $0.client.repositoryInfo()
+            }
+            url = info.store
+            cluster = cluster ?? info.cluster
+            prefix = info.prefix
+        }
+        guard let url else { throw CLIError.usage("give --store URL --cluster NAME, or a coordinator") }
+        guard let cluster else { throw CLIError.usage("--cluster is required with --store") }
+        let keys: ObjectKeys
+        do { keys = try ObjectKeys(prefix: prefix, cluster: try ClusterName(cluster)) } catch {
+            throw CLIError.usage("--cluster/--prefix: \(error)")
+        }
+        var settings = StoreSettings()
+        settings.onRetry = { operation, key, error, attempt in
+            FileHandle.standardError.write(
+                Data("cassnap: retrying \(operation) \(key) (attempt \(attempt + 1)): \(error)\n".utf8))
+        }
+        do {
+            return Repository(store: try ObjectStoreFactory.open(url: url, settings: settings), keys: keys)
+        } catch {
+            throw CLIError(message: "--store \(url): \(error)", exitCode: ExitCodes.usage)
+        }
+    }
+}
+
+/// Repository failures become one line and the documented exit code.
+func withRepositoryErrors<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let error as RepositoryError {
+        FileHandle.standardError.write(Data("cassnap: \(error)\n".utf8))
+        let code: Int32 =
+            switch error {
+            case .notFound, .snapshotNotFound: ExitCodes.notFound
+            case .unavailable: ExitCodes.unavailable
+            case .unsafeTarget, .unsafeManifest: ExitCodes.usage
+            default: ExitCodes.failure
+            }
+        throw ExitCode(code)
+    } catch let error as CLIError {
+        FileHandle.standardError.write(Data("cassnap: \(error.message)\n".utf8))
+        throw ExitCode(error.exitCode)
+    }
+}
+
+/// Nodes named by host ID or hostname, checked against a snapshot's record.
+func resolveNodes(_ refs: [String], in record: ClusterSnapshotRecord) throws -> Set<HostID> {
+    var hosts: Set<HostID> = []
+    for ref in refs {
+        let matches = record.nodes.filter { $0.hostID.description == ref.lowercased() || $0.hostname == ref }
+        guard matches.count == 1 else {
+            throw CLIError(
+                message: matches.isEmpty
+                    ? "--node \(ref.debugDescription) is not a node of snapshot \(record.tag)"
+                    : "--node \(ref.debugDescription) names \(matches.count) nodes; give the host ID",
+                exitCode: ExitCodes.notFound)
+        }
+        hosts.insert(matches[0].hostID)
+    }
+    return hosts
+}
