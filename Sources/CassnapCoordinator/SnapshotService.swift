@@ -239,14 +239,22 @@ package struct SnapshotService: Sendable {
 
     // MARK: Delete
 
+    /// Record in the bucket, then the catalog entry, then the node manifests
+    /// (`Repository.deleteRecord`): a crash between steps leaves neither a catalog entry
+    /// without manifests nor manifests that a rebuild would bring back.
     package func delete(_ id: SnapshotID) async throws -> AdminAPI.SnapshotSummary? {
         guard let record = try await catalog.record(id) else { return nil }
         do {
-            try await store.delete(key: keys.key(for: .clusterSnapshotRecord(tag: record.tag)))
-        } catch let error as ObjectStoreError {
-            throw APIError.unavailable("cannot delete the record from the bucket: \(error)")
+            try await repository.deleteRecord(of: record)
+            let summary = try await catalog.deleteSnapshot(id)
+            try await repository.deleteNodeSnapshots(tag: record.tag, hosts: record.nodes.map(\.hostID))
+            logger.info(
+                "cluster snapshot deleted",
+                metadata: ["snapshot.id": "\(id)", "snapshot.tag": "\(record.tag)"])
+            return summary
+        } catch let error as RepositoryError {
+            throw APIError.unavailable("cannot delete snapshot \(record.tag) from the bucket: \(error)")
         }
-        return try await catalog.deleteSnapshot(id)
     }
 }
 

@@ -3,9 +3,9 @@ import ArgumentParser
 extension SnapshotCommand {
     struct Delete: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Delete a cluster snapshot's record from the catalog and the bucket.",
+            abstract: "Delete a cluster snapshot: its record, catalog entry and node manifests.",
             discussion:
-                "Node manifests and pool objects stay; pruning removes objects no snapshot references.")
+                "Pool objects stay: `cassnap prune` removes the ones no remaining snapshot references.")
         @OptionGroup var options: CoordinatorOptions
         @Argument(help: "Snapshot id or tag.") var id: String
 
