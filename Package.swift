@@ -92,7 +92,9 @@ let package = Package(
         .executableTarget(name: "cassnap", dependencies: ["CassnapCLI"]),
 
         // Test support: a faithful fake nodetool and a Cassandra data-directory builder.
-        .target(name: "CassnapTestSupport", dependencies: ["CassnapCore"]),
+        .target(
+            name: "CassnapTestSupport",
+            dependencies: ["CassnapCore", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "fake-nodetool", dependencies: ["CassnapTestSupport"]),
 
         .testTarget(name: "CassnapCoreTests", dependencies: ["CassnapCore"], resources: [.copy("Fixtures")]),

@@ -78,7 +78,7 @@ struct HardeningTests {
             let store = UnavailableHeadStore()
             let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
             let built = try buildApplication(
-                configuration: configuration(directory: dir), store: store, logger: log.logger(level: .info),
+                configuration: configuration(directory: dir), store: store, logger: log.logger(),
                 onListening: { continuation.yield($0) })
             let task = Task { try await built.run() }
             defer { task.cancel() }
@@ -94,7 +94,7 @@ struct HardeningTests {
                 body: Array(try APICoding.encoder().encode(AgentAPI.Batch(reportID: "m", items: [report]))))
             #expect(status == 503)
             #expect(
-                log.entries.contains {
+                log.records.contains {
                     $0.level == .warning && $0.message == "request failed on the server"
                         && $0.metadata["http.status"] == "503"
                 })
@@ -188,9 +188,9 @@ struct HardeningTests {
                 var config = configuration(directory: dir)
                 config.listen = listen
                 _ = try buildApplication(
-                    configuration: config, store: InMemoryObjectStore(), logger: log.logger(level: .info))
+                    configuration: config, store: InMemoryObjectStore(), logger: log.logger())
                 #expect(
-                    log.entries.contains { $0.level == .warning && $0.message.contains("PLAIN HTTP") }
+                    log.records.contains { $0.level == .warning && $0.message.contains("PLAIN HTTP") }
                         == warns,
                     "\(listen)")
             }
@@ -309,43 +309,6 @@ final class UnavailableHeadStore: ObjectStore, Sendable {
     func list(prefix: String) async throws -> [ObjectInfo] { try await inner.list(prefix: prefix) }
     func delete(key: String) async throws { try await inner.delete(key: key) }
     func delete(keys: [String]) async throws { try await inner.delete(keys: keys) }
-}
-
-/// Log entries kept in memory, for tests that check what is logged and at which level.
-final class CapturedLog: @unchecked Sendable {
-    struct Entry {
-        var level: Logger.Level
-        var message: String
-        var metadata: [String: String]
-    }
-    private let lock = NSLock()
-    private var stored: [Entry] = []
-
-    var entries: [Entry] { lock.withLock { stored } }
-
-    func logger(level: Logger.Level) -> Logger {
-        var logger = Logger(label: "test") { _ in Handler(log: self) }
-        logger.logLevel = level
-        return logger
-    }
-
-    fileprivate func append(_ entry: Entry) { lock.withLock { stored.append(entry) } }
-
-    struct Handler: LogHandler {
-        let log: CapturedLog
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-        func log(event: LogEvent) {
-            let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-            log.append(
-                Entry(level: event.level, message: "\(event.message)", metadata: merged.mapValues { "\($0)" })
-            )
-        }
-    }
 }
 
 final class LockedValue<T: Sendable>: @unchecked Sendable {

@@ -4,20 +4,22 @@ import Synchronization
 
 /// Keeps every log record a logger made, for tests that check what the agent says and how
 /// often. Records at every level (trace included), so a test also sees what is logged too low.
-final class CapturedLog: Sendable {
-    struct Record: Sendable {
-        var level: Logger.Level
-        var message: String
-        var metadata: [String: String]
+package final class CapturedLog: Sendable {
+    package struct Record: Sendable {
+        package var level: Logger.Level
+        package var message: String
+        package var metadata: [String: String]
     }
 
     private let storage = Mutex<[Record]>([])
 
-    var records: [Record] { storage.withLock { $0 } }
+    package init() {}
 
-    func records(_ message: String) -> [Record] { records.filter { $0.message == message } }
+    package var records: [Record] { storage.withLock { $0 } }
 
-    func logger(label: String = "cassnap.test.captured") -> Logger {
+    package func records(_ message: String) -> [Record] { records.filter { $0.message == message } }
+
+    package func logger(label: String = "cassnap.test.captured") -> Logger {
         var logger = Logger(label: label) { _ in Handler(log: self) }
         logger.logLevel = .trace
         return logger
@@ -25,17 +27,17 @@ final class CapturedLog: Sendable {
 
     fileprivate func append(_ record: Record) { storage.withLock { $0.append(record) } }
 
-    struct Handler: LogHandler {
+    package struct Handler: LogHandler {
         let log: CapturedLog
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
+        package var metadata: Logger.Metadata = [:]
+        package var logLevel: Logger.Level = .trace
 
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
             get { metadata[key] }
             set { metadata[key] = newValue }
         }
 
-        func log(
+        package func log(
             level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
             file: String, function: String, line: UInt
         ) {
