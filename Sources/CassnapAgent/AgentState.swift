@@ -199,6 +199,24 @@ package final class AgentState: Sendable {
         }
     }
 
+    /// Forgets that these objects are in the bucket (something deleted them: a prune, an
+    /// operator): their files go back to pending so they are uploaded again. Answers the paths.
+    package func forgetObjects(_ keys: [String]) async throws -> [String] {
+        try await pool.write { db in
+            var paths: [String] = []
+            for key in keys {
+                paths += try String.fetchAll(
+                    db, sql: "SELECT path FROM files WHERE object_key = ?", arguments: [key])
+                try db.execute(sql: "DELETE FROM objects WHERE object_key = ?", arguments: [key])
+                try db.execute(sql: "DELETE FROM bucket_objects WHERE key = ?", arguments: [key])
+                try db.execute(
+                    sql: "UPDATE files SET status = 'pending', object_key = NULL WHERE object_key = ?",
+                    arguments: [key])
+            }
+            return paths
+        }
+    }
+
     package func statusCounts() throws -> [Status: Int] {
         try pool.read { db in
             var counts: [Status: Int] = [:]
