@@ -164,9 +164,15 @@ struct ReportValidation {
         if value.utf8.count > maximum {
             throw APIError.invalidField(field, "longer than \(maximum) bytes")
         }
-        let control = value.unicodeScalars.first {
-            $0.properties.generalCategory == .control && !(allowNewlines && ($0 == "\n" || $0 == "\t"))
+        func isControl(_ scalar: Unicode.Scalar) -> Bool {
+            if allowNewlines && (scalar == "\n" || scalar == "\t") { return false }
+            // ASCII needs no Unicode table lookup (they cost on every report item).
+            if scalar.value < 0x80 { return scalar.value < 0x20 || scalar.value == 0x7F }
+            return scalar.properties.generalCategory == .control
         }
+        let control =
+            value.utf8.contains(where: { $0 < 0x20 || $0 >= 0x7F })
+            ? value.unicodeScalars.first(where: isControl) : nil
         if let control {
             throw APIError.invalidField(
                 field, "contains the control character U+\(String(control.value, radix: 16, uppercase: true))"

@@ -9,6 +9,7 @@ Starts the coordinator on loopback with a file:// store, registers two nodes, th
   stall      node A reports a 160,000-item /files backlog (one request; if refused, in the
              largest batches the server accepts) while node B heartbeats every 50 ms:
              heartbeat latency p50 / p99 / max, and how long the backlog took.
+Each phase's peak RSS is its own (VmHWM is reset through /proc/PID/clear_refs before it).
 Prints one JSON object. Every loop is bounded in count and time; only 127.0.0.1 is used.
 
 Usage: coordinator-hostile.py COORDINATOR_BINARY [LABEL]
@@ -37,6 +38,15 @@ def rss(pid, field):
             if line.startswith(field + ":"):
                 return round(int(line.split()[1]) / 1024, 1)
     return None
+
+
+def reset_peak(pid):
+    """Resets VmHWM to the current RSS (Linux 4.0+), so each phase's peak is its own."""
+    try:
+        with open("/proc/%d/clear_refs" % pid, "w") as f:
+            f.write("5")
+    except OSError:
+        pass
 
 
 def request(port, method, path, body=None, token=AGENT, timeout=120):
@@ -97,6 +107,7 @@ def main():
         out["rss_start_mb"] = rss(proc.pid, "VmRSS")
 
         # bodies: 8 × 60 MB in parallel.
+        reset_peak(proc.pid)
         big = batch("big", file_items(HOSTS[0], 0, 1))[:-2] + b"," + b" " * (60 << 20) + b"]}"
         answers = []
         threads = [threading.Thread(target=lambda: answers.append(
@@ -108,6 +119,8 @@ def main():
         out["bodies"] = {"answers": sorted(map(str, answers)), "peak_rss_mb": rss(proc.pid, "VmHWM")}
 
         # manifest: 400 MB in the bucket.
+        reset_peak(proc.pid)
+        out["rss_before_manifest_mb"] = rss(proc.pid, "VmRSS")
         created = json.loads(request(port, "POST", "/v1/snapshots", b'{"delaySeconds": 1, "tag": "huge"}', ADMIN)[1])
         sid = created["summary"]["id"]
         key = "%s/nodes/%s/snapshots/huge/manifest.json" % (CLUSTER, HOSTS[0])
@@ -156,6 +169,7 @@ def main():
             s.close()
 
         # stall: a 160k-item backlog while another node heartbeats.
+        reset_peak(proc.pid)
         latencies, stop = [], threading.Event()
 
         def beat():
@@ -185,7 +199,8 @@ def main():
         latencies.sort()
         q = lambda p: round(latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000, 1)
         out["stall"] = {"mode": mode, "backlog_s": round(backlog, 2), "heartbeats": len(latencies),
-                        "heartbeat_p50_ms": q(0.5), "heartbeat_p99_ms": q(0.99), "heartbeat_max_ms": q(1.0)}
+                        "heartbeat_p50_ms": q(0.5), "heartbeat_p99_ms": q(0.99), "heartbeat_max_ms": q(1.0),
+                        "peak_rss_mb": rss(proc.pid, "VmHWM")}
         out["peak_rss_mb"] = rss(proc.pid, "VmHWM")
         out["exited"] = proc.poll()
     finally:
