@@ -35,7 +35,7 @@ let package = Package(
         // Hashes and MACs over libcrypto.
         .target(name: "CassnapCrypto", dependencies: ["COpenSSL"]),
         // HTTP client over libcurl.
-        .target(name: "CassnapHTTP", dependencies: ["CCurl"]),
+        .target(name: "CassnapHTTP", dependencies: ["CCurl", "CassnapCore"]),
         // The ObjectStore protocol and its filesystem / in-memory stores.
         .target(name: "CassnapStore", dependencies: ["CassnapCore", "CassnapCrypto"]),
         // CRC32C (Castagnoli) with SSE4.2, for GCS object checksums.

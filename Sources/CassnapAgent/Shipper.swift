@@ -148,7 +148,7 @@ package final class Shipper: Sendable {
     private func upload(
         path: String, dataPath: DataPath, identity: FileIdentity, reserve: (String) async -> Bool
     ) async throws -> UploadResult {
-        let sha256 = try await offload { try Self.hashFile(path) }
+        let sha256 = try await BlockingThreads.shared.run { try Self.hashFile(path) }
         guard FileIdentity.of(path: path) == identity else { return .changed }
         let digest = try SHA256Digest(hex: sha256)
         var candidates: [String]
@@ -371,10 +371,3 @@ package final class ShipperStats: Sendable {
     let collisions = Atomic<Int>(0)
 }
 
-/// Runs blocking work (hashing) off the cooperative pool, which has only as many threads as
-/// cores.
-func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
-    }
-}

@@ -1,12 +1,12 @@
+import CassnapCore
 import Foundation
 import Synchronization
 
 /// An HTTP client over libcurl with a pool of easy handles (one per concurrent transfer, kept
-/// for connection reuse). Transfers block a thread, so they run off Swift's cooperative pool.
+/// for connection reuse). Transfers block a thread, so each runs on one of `BlockingThreads`.
 package final class CurlHTTPClient: Sendable {
     package let configuration: HTTPClientConfiguration
     private let idle = Mutex<[CurlEasyBox]>([])
-    private let queue = DispatchQueue(label: "cassnap.http", attributes: .concurrent)
 
     package init(configuration: HTTPClientConfiguration = .init()) {
         self.configuration = configuration
@@ -24,11 +24,7 @@ package final class CurlHTTPClient: Sendable {
     }
 
     package func perform(_ request: HTTPRequest) async throws -> HTTPResponse {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.async {
-                continuation.resume(with: Result { try self.performBlocking(request) })
-            }
-        }
+        try await BlockingThreads.shared.run { try self.performBlocking(request) }
     }
 }
 

@@ -1,3 +1,4 @@
+import CassnapCore
 import CassnapCrypto
 import CassnapHTTP
 import CassnapStore
@@ -71,7 +72,7 @@ extension S3ObjectStore {
         if let given = options.sha256 {
             sha256 = given.lowercased()
         } else {
-            sha256 = try await offload { try file.hash(sha256: true, md5: false).sha256!.hexString }
+            sha256 = try await BlockingThreads.shared.run { try file.hash(sha256: true, md5: false).sha256!.hexString }
         }
         let fullKey = objectKey(key)
         let sessionKey = "s3://\(configuration.bucket)/\(fullKey)"
@@ -198,7 +199,7 @@ extension S3ObjectStore {
                         try Task.checkCancellation()
                         guard let index = progress.claim(below: parts.count) else { return }
                         let part = parts[index]
-                        let md5 = try await offload {
+                        let md5 = try await BlockingThreads.shared.run {
                             try file.hash(sha256: false, md5: true, offset: part.offset, length: part.length)
                                 .md5!
                         }

@@ -1,3 +1,4 @@
+import CassnapCore
 import CassnapCrypto
 import CassnapHTTP
 import CassnapStore
@@ -224,7 +225,7 @@ package struct S3ObjectStore: ObjectStore {
     private func putFile(
         key: String, file: LocalFileRange, options: PutOptions, throttle: (@Sendable (Int) -> Void)?
     ) async throws -> ObjectInfo {
-        let digests = try await offload { try file.hash(sha256: true, md5: true) }
+        let digests = try await BlockingThreads.shared.run { try file.hash(sha256: true, md5: true) }
         let sha256 = digests.sha256!.hexString
         try checkCallerDigest(options.sha256, actual: sha256, key: key)
         return try await putObject(
@@ -330,7 +331,7 @@ package struct S3ObjectStore: ObjectStore {
         }
         // The file was just written, so this second read comes from the page cache.
         if let expected = info.sha256 {
-            let actual = try await offload { try LocalFileRange.sha256(path: tmpPath) }
+            let actual = try await BlockingThreads.shared.run { try LocalFileRange.sha256(path: tmpPath) }
             if actual != expected.lowercased() {
                 throw ObjectStoreError.checksumMismatch(
                     store: displayName, key: key, expected: "SHA-256 \(expected)", actual: "SHA-256 \(actual)"
@@ -473,9 +474,3 @@ final class Flag: Sendable {
     var isSet: Bool { value.load(ordering: .relaxed) }
 }
 
-/// Runs blocking work (hashing, file I/O) off Swift's cooperative pool.
-func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
-    }
-}
