@@ -30,18 +30,18 @@ struct SnapshotRunner: Sendable {
             _ = try nodetool.run(snapshotArguments(command))
             logger.info("Snapshot taken", metadata: ["snapshot.taken_at": "\(InstantFormat.format(takenAt))"])
 
-            let (paths, skipped) = snapshotFiles(tag: command.tag.description)
-            try await agent.ingestor.handle(paths.map { .fileAppeared($0) } + skipped)
-            let records = try await waitUntilStored(paths, deadline: command.deadline)
-            let manifest = try await writeManifest(command: command, takenAt: takenAt, records: records)
-            if command.clearAfterUpload {
-                do { _ = try nodetool.run(["clearsnapshot", "-t", command.tag.description]) } catch {
-                    logger.warning("Could not clear the snapshot", metadata: ["error": "\(error)"])
-                }
+            let listing = snapshotFiles(tag: command.tag.description, tables: command.tables)
+            try await agent.ingestor.handle(listing.files.map { .fileAppeared($0) } + listing.skipped)
+            if !listing.unshippable.isEmpty {
+                let examples = listing.unshippable.prefix(3).map { "\($0.path): \($0.reason)" }
+                throw Failure(
+                    description:
+                        "\(listing.unshippable.count) snapshot files cannot be shipped, e.g. \(examples)")
             }
-            let files =
-                manifest.tables.flatMap { $0.sstables.flatMap(\.files) + $0.snapshotFiles }
-                + manifest.nodeFiles
+            let records = try await waitUntilStored(listing.files, deadline: command.deadline)
+            let manifest = try await writeManifest(command: command, takenAt: takenAt, records: records)
+            if command.clearAfterUpload { clear(command.tag, after: "upload") }
+            let files = manifest.allFiles
             logger.info("Node manifest written", metadata: ["snapshot.files": "\(files.count)"])
             return AgentAPI.ManifestReport(
                 snapshotID: command.snapshotID, tag: command.tag,
@@ -57,6 +57,18 @@ struct SnapshotRunner: Sendable {
         }
     }
 
+    /// `nodetool clearsnapshot -t <tag>` once the manifest is written.
+    private func clear(_ tag: SnapshotTag, after reason: String) {
+        do {
+            _ = try nodetool.run(["clearsnapshot", "-t", tag.description])
+            logger.info("Snapshot cleared", metadata: ["snapshot.cleared_after": "\(reason)"])
+        } catch {
+            logger.warning(
+                "Could not clear the snapshot",
+                metadata: ["snapshot.cleared_after": "\(reason)", "error": "\(error)"])
+        }
+    }
+
     func snapshotArguments(_ command: AgentAPI.SnapshotCommand) -> [String] {
         var arguments = ["snapshot", "-t", command.tag.description]
         if !command.tables.isEmpty {
@@ -67,13 +79,26 @@ struct SnapshotRunner: Sendable {
         return arguments
     }
 
-    /// Every file under `<table>/snapshots/<tag>/` in every data directory, index directories
-    /// included, and the entries that cannot ship (for the ingestor to log).
-    func snapshotFiles(tag: String) -> (files: [String], skipped: [WatchEvent]) {
+    struct Listing {
+        /// Files to ship and wait for: SSTable components, Cassandra's per-table files and
+        /// opaque files.
         var files: [String] = []
+        /// Entries the watcher could not look at (for the ingestor to log).
         var skipped: [WatchEvent] = []
+        /// Regular files that no manifest could list (an unexpected directory, a name a restore
+        /// would refuse): the snapshot would not restore as it is on disk, so the node fails.
+        var unshippable: [(path: String, reason: String)] = []
+    }
+
+    /// Every file under `<table>/snapshots/<tag>/` in every data directory, index directories
+    /// included; with `tables` (`ks.t`) not empty, only those tables'. Temporary files and
+    /// transaction logs are never shipped, so nothing waits for them.
+    func snapshotFiles(tag: String, tables: [String] = []) -> Listing {
+        var listing = Listing()
+        let wanted = Set(tables)
         let fm = FileManager.default
-        for data in agent.configuration.dataDirectories {
+        let dataDirectories = agent.configuration.dataDirectories
+        for data in dataDirectories {
             for keyspace in (try? fm.contentsOfDirectory(atPath: data)) ?? [] {
                 let keyspaceDir = data + "/" + keyspace
                 for table in (try? fm.contentsOfDirectory(atPath: keyspaceDir)) ?? [] {
@@ -81,21 +106,35 @@ struct SnapshotRunner: Sendable {
                     while let directory = stack.popLast() {
                         for entry in DirectoryListing.entries(of: directory) ?? [] {
                             if entry.hasInvalidName {
-                                skipped.append(.entrySkipped(entry.path, .nameNotUTF8))
+                                listing.skipped.append(.entrySkipped(entry.path, .nameNotUTF8))
                                 continue
                             }
                             switch entry.kind {
                             case .directory: stack.append(entry.path)
-                            case .regularFile: files.append(entry.path)
+                            case .regularFile:
+                                let path = try? DataPath.classify(
+                                    path: entry.path, dataDirectories: dataDirectories, isDirectory: false)
+                                if !wanted.isEmpty, let ref = path?.table,
+                                    !wanted.contains("\(ref.keyspace).\(ref.table)")
+                                {
+                                    continue
+                                }
+                                switch path?.kind {
+                                case .ignored(.temporary), .ignored(.transactionLog): continue
+                                case .ignored(.unrecognized(let reason)):
+                                    listing.unshippable.append((entry.path, reason))
+                                default: listing.files.append(entry.path)
+                                }
                             case .other(let kind):
-                                skipped.append(.entrySkipped(entry.path, .notARegularFile(kind)))
+                                listing.skipped.append(.entrySkipped(entry.path, .notARegularFile(kind)))
                             }
                         }
                     }
                 }
             }
         }
-        return (files.sorted(), skipped)
+        listing.files.sort()
+        return listing
     }
 
     /// Waits until the state records every path as uploaded; fails at the deadline naming what
@@ -138,8 +177,12 @@ struct SnapshotRunner: Sendable {
             var table: String
             var id: TableID?
         }
-        var tables:
-            [TableKey: (snapshotFiles: [NodeManifest.File], sstables: [String: NodeManifest.SSTable])] = [:]
+        struct TableEntry {
+            var snapshotFiles: [NodeManifest.File] = []
+            var sstables: [String: NodeManifest.SSTable] = [:]
+            var opaqueFiles: [NodeManifest.OpaqueFile] = []
+        }
+        var tables: [TableKey: TableEntry] = [:]
         for record in records {
             let dataPath = try DataPath.classify(
                 path: record.path, dataDirectories: agent.configuration.dataDirectories, isDirectory: false)
@@ -151,8 +194,14 @@ struct SnapshotRunner: Sendable {
                 fileName: (record.path as NSString).lastPathComponent, size: record.identity.size,
                 sha256: try SHA256Digest(hex: sha), objectKey: key)
             let tableKey = TableKey(keyspace: table.keyspace, table: table.table, id: table.id)
-            var entry = tables[tableKey] ?? ([], [:])
-            if let sstable = dataPath.sstable {
+            var entry = tables[tableKey] ?? TableEntry()
+            if let opaque = dataPath.opaqueFile {
+                entry.opaqueFiles.append(
+                    NodeManifest.OpaqueFile(
+                        fileName: opaque.name, index: dataPath.indexName, size: file.size,
+                        sha256: file.sha256,
+                        objectKey: file.objectKey))
+            } else if let sstable = dataPath.sstable {
                 let name = sstable.descriptor.sstableName
                 let groupKey = (dataPath.indexName ?? "") + "/" + name
                 var group =
@@ -194,7 +243,10 @@ struct SnapshotRunner: Sendable {
                                 name: $0.name, index: $0.index,
                                 files: $0.files.sorted { $0.fileName < $1.fileName })
                         }
-                        .sorted { (($0.index ?? ""), $0.name) < (($1.index ?? ""), $1.name) })
+                        .sorted { (($0.index ?? ""), $0.name) < (($1.index ?? ""), $1.name) },
+                    opaqueFiles: value.opaqueFiles.sorted {
+                        (($0.index ?? ""), $0.fileName) < (($1.index ?? ""), $1.fileName)
+                    })
             })
         try manifest.validate()
         _ = try await agent.store.put(
