@@ -23,11 +23,13 @@ struct SnapshotRunner: Sendable {
     func execute(_ command: AgentAPI.SnapshotCommand) async -> AgentAPI.ManifestReport {
         var logger = logger
         logger[metadataKey: "snapshot.tag"] = "\(command.tag)"
+        var taken = false
         do {
             let delay = command.at.timeIntervalSinceNow
             if delay > 0 { try await Task.sleep(for: .milliseconds(Int(delay * 1000))) }
             let takenAt = Date()
             _ = try nodetool.run(snapshotArguments(command))
+            taken = true
             logger.info("Snapshot taken", metadata: ["snapshot.taken_at": "\(InstantFormat.format(takenAt))"])
 
             let listing = snapshotFiles(tag: command.tag.description, tables: command.tables)
@@ -50,6 +52,8 @@ struct SnapshotRunner: Sendable {
                 files: files.count, bytes: files.reduce(0) { $0 + $1.size }, error: nil)
         } catch {
             logger.error("Snapshot failed on this node", metadata: ["error": "\(error)"])
+            // Only a tag this run created: "Snapshot … already exists" names someone else's.
+            if taken && command.clearAfterUpload { clear(command.tag, after: "failure") }
             return AgentAPI.ManifestReport(
                 snapshotID: command.snapshotID, tag: command.tag, manifestKey: nil, takenAt: nil, files: 0,
                 bytes: 0,
@@ -57,7 +61,8 @@ struct SnapshotRunner: Sendable {
         }
     }
 
-    /// `nodetool clearsnapshot -t <tag>` once the manifest is written.
+    /// `nodetool clearsnapshot -t <tag>`: after a failure too, or the hard links would keep
+    /// every SSTable of the snapshot on disk until an operator noticed.
     private func clear(_ tag: SnapshotTag, after reason: String) {
         do {
             _ = try nodetool.run(["clearsnapshot", "-t", tag.description])
@@ -69,14 +74,31 @@ struct SnapshotRunner: Sendable {
         }
     }
 
+    /// The nodetool arguments for the command, in the form the node's release accepts. 1.2's
+    /// `NodeCmd` (commons-cli) knows only `-cf`/`--column-family` beside one keyspace and refuses
+    /// `-kt` ("Unrecognized option: -kt"); `-kt`/`--kt-list` is in the 3.x+ airline
+    /// `tools/nodetool/Snapshot.java`, which still takes `-cf`/`--table` too. Before 3.0 the
+    /// agent uses the `-cf` form every release accepts; several tables are snapshotted by
+    /// keyspace and `snapshotFiles` keeps only the named ones.
     func snapshotArguments(_ command: AgentAPI.SnapshotCommand) -> [String] {
         var arguments = ["snapshot", "-t", command.tag.description]
-        if !command.tables.isEmpty {
-            arguments += ["-kt", command.tables.joined(separator: ",")]
-        } else {
-            arguments += command.keyspaces
+        guard !command.tables.isEmpty else { return arguments + command.keyspaces }
+        guard let major = Self.majorVersion(info.releaseVersion), major < 3 else {
+            return arguments + ["-kt", command.tables.joined(separator: ",")]
         }
+        let names = command.tables.map { $0.split(separator: ".", maxSplits: 1).map(String.init) }
+        if names.count == 1, names[0].count == 2 {
+            return arguments + ["-cf", names[0][1], names[0][0]]
+        }
+        var keyspaces: [String] = []
+        for name in names where !keyspaces.contains(name[0]) { keyspaces.append(name[0]) }
+        arguments += keyspaces
         return arguments
+    }
+
+    /// `1` of `1.2.19`; nil when `nodetool version` said nothing usable.
+    static func majorVersion(_ release: String) -> Int? {
+        release.split(separator: ".").first.flatMap { Int($0) }
     }
 
     struct Listing {

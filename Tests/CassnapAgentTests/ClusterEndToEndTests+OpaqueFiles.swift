@@ -53,6 +53,15 @@ extension ClusterEndToEndTests {
                 defer { close(fd) }
                 #expect(try Digest.hashFile(.sha256, fd: fd).hexString == object.sha, "\(object.key)")
             }
+
+            // One table by name: 1.2 gets `-cf t0 ks0`, the others `-kt ks0.t0`.
+            let one = try cluster.cli([
+                "snapshot", "create", "--in", "3s", "--tag", "e2e-one", "--table", "ks0.t0", "--wait",
+            ])
+            #expect(one.exitCode == 0, "\(one.standardOutput) \(one.standardError)")
+            #expect(
+                try cluster.listedFiles(tag: "e2e-one").files
+                    == cluster.snapshotFilesOnDisk(tag: "e2e-one", nodes: [1, 2, 3]))
         }
     }
 }
