@@ -19,7 +19,7 @@ import Testing
                 $0.leveledManifest = true
             }
             let (report, manifest, agent) = try await R.run(
-                node, try R.command("lcs-one", tables: ["ks0.t0"], deadline: 20))
+                node, try R.command("lcs-one", tables: ["ks0.t0"]))
             #expect(report.error == nil, "\(report.error ?? "")")
             let written = try #require(manifest)
             #expect(written.tables.map(\.table) == ["t0"], "only the table the command named")
