@@ -19,6 +19,8 @@ actor Ingestor {
     private(set) var watchLimitReached = false
     /// Entries already logged as skipped (or as an empty `Data.db`).
     private var reported = OncePerPath(capacity: 10_000)
+    /// Opaque snapshot file names already logged.
+    private var opaqueNames = OncePerPath(capacity: 10_000)
 
     init(configuration: AgentConfiguration, state: AgentState, queue: UploadQueue, logger: Logger) {
         self.configuration = configuration
@@ -117,6 +119,7 @@ actor Ingestor {
         }
         guard dataPath.isShipped, let table = dataPath.table, let location = dataPath.location else { return }
         guard configuration.tables.allows(keyspace: table.keyspace, table: table.table) else { return }
+        if let opaque = dataPath.opaqueFile, ships(from: dataPath) { reportOpaque(opaque, path: path) }
         let locationName: String
         switch location {
         case .snapshot(let tag):
@@ -187,6 +190,20 @@ actor Ingestor {
         logger.notice(
             "Skipping an entry that cannot be shipped",
             metadata: ["file.path": "\(path.escapedForLog)", "skip.reason": "\(reason)"])
+    }
+
+    /// Once per file name: a snapshot ships whole, so a name cassnap does not know (SAI, SASI,
+    /// 1.2's `<table>.json`, a component of a later release) is uploaded as it is.
+    private func reportOpaque(_ file: OpaqueFileName, path: String) {
+        switch opaqueNames.admit(file.name) {
+        case .first:
+            logger.info(
+                "Shipping an unrecognised snapshot file as an opaque file",
+                metadata: [
+                    "file.path": "\(path.escapedForLog)", "file.pooled": "\(file.isPooled)",
+                ])
+        case .seen, .capacityReached: break
+        }
     }
 
     /// Shipped all the same: a snapshot ships whole and restores byte for byte, and dropping

@@ -156,6 +156,13 @@ package final class Shipper: Sendable {
             let tag = dataPath.snapshotTag
         {
             candidates = [keys.key(for: .tableSnapshotFile(host: host, tag: tag, table: table, file: file))]
+        } else if let opaque = dataPath.opaqueFile, !opaque.isPooled, let table = dataPath.table,
+            let tag = dataPath.snapshotTag
+        {
+            // No SSTable to share it with (1.2's `<table>.json`): stored with its snapshot.
+            let file = try SnapshotOpaqueFile(
+                host: host, tag: tag, table: table, indexName: dataPath.indexName, file: opaque)
+            candidates = [keys.primaryKey(for: file), keys.collisionKey(for: file, sha256: digest)]
         } else {
             let pooled = try PooledFile(host: host, path: dataPath)
             candidates = [keys.primaryKey(for: pooled), keys.collisionKey(for: pooled, sha256: digest)]

@@ -23,25 +23,27 @@ struct SnapshotRunner: Sendable {
     func execute(_ command: AgentAPI.SnapshotCommand) async -> AgentAPI.ManifestReport {
         var logger = logger
         logger[metadataKey: "snapshot.tag"] = "\(command.tag)"
+        var taken = false
         do {
             let delay = command.at.timeIntervalSinceNow
             if delay > 0 { try await Task.sleep(for: .milliseconds(Int(delay * 1000))) }
             let takenAt = Date()
             _ = try nodetool.run(snapshotArguments(command))
+            taken = true
             logger.info("Snapshot taken", metadata: ["snapshot.taken_at": "\(InstantFormat.format(takenAt))"])
 
-            let (paths, skipped) = snapshotFiles(tag: command.tag.description)
-            try await agent.ingestor.handle(paths.map { .fileAppeared($0) } + skipped)
-            let records = try await waitUntilStored(paths, deadline: command.deadline)
-            let manifest = try await writeManifest(command: command, takenAt: takenAt, records: records)
-            if command.clearAfterUpload {
-                do { _ = try nodetool.run(["clearsnapshot", "-t", command.tag.description]) } catch {
-                    logger.warning("Could not clear the snapshot", metadata: ["error": "\(error)"])
-                }
+            let listing = snapshotFiles(tag: command.tag.description, tables: command.tables)
+            try await agent.ingestor.handle(listing.files.map { .fileAppeared($0) } + listing.skipped)
+            if !listing.unshippable.isEmpty {
+                let examples = listing.unshippable.prefix(3).map { "\($0.path): \($0.reason)" }
+                throw Failure(
+                    description:
+                        "\(listing.unshippable.count) snapshot files cannot be shipped, e.g. \(examples)")
             }
-            let files =
-                manifest.tables.flatMap { $0.sstables.flatMap(\.files) + $0.snapshotFiles }
-                + manifest.nodeFiles
+            let records = try await waitUntilStored(listing.files, deadline: command.deadline)
+            let manifest = try await writeManifest(command: command, takenAt: takenAt, records: records)
+            if command.clearAfterUpload { clear(command.tag, after: "upload") }
+            let files = manifest.allFiles
             logger.info("Node manifest written", metadata: ["snapshot.files": "\(files.count)"])
             return AgentAPI.ManifestReport(
                 snapshotID: command.snapshotID, tag: command.tag,
@@ -50,6 +52,8 @@ struct SnapshotRunner: Sendable {
                 files: files.count, bytes: files.reduce(0) { $0 + $1.size }, error: nil)
         } catch {
             logger.error("Snapshot failed on this node", metadata: ["error": "\(error)"])
+            // Only a tag this run created: "Snapshot … already exists" names someone else's.
+            if taken && command.clearAfterUpload { clear(command.tag, after: "failure") }
             return AgentAPI.ManifestReport(
                 snapshotID: command.snapshotID, tag: command.tag, manifestKey: nil, takenAt: nil, files: 0,
                 bytes: 0,
@@ -57,23 +61,66 @@ struct SnapshotRunner: Sendable {
         }
     }
 
+    /// `nodetool clearsnapshot -t <tag>`: after a failure too, or the hard links would keep
+    /// every SSTable of the snapshot on disk until an operator noticed.
+    private func clear(_ tag: SnapshotTag, after reason: String) {
+        do {
+            _ = try nodetool.run(["clearsnapshot", "-t", tag.description])
+            logger.info("Snapshot cleared", metadata: ["snapshot.cleared_after": "\(reason)"])
+        } catch {
+            logger.warning(
+                "Could not clear the snapshot",
+                metadata: ["snapshot.cleared_after": "\(reason)", "error": "\(error)"])
+        }
+    }
+
+    /// The nodetool arguments for the command, in the form the node's release accepts. 1.2's
+    /// `NodeCmd` (commons-cli) knows only `-cf`/`--column-family` beside one keyspace and refuses
+    /// `-kt` ("Unrecognized option: -kt"); `-kt`/`--kt-list` is in the 3.x+ airline
+    /// `tools/nodetool/Snapshot.java`, which still takes `-cf`/`--table` too. Before 3.0 the
+    /// agent uses the `-cf` form every release accepts; several tables are snapshotted by
+    /// keyspace and `snapshotFiles` keeps only the named ones.
     func snapshotArguments(_ command: AgentAPI.SnapshotCommand) -> [String] {
         var arguments = ["snapshot", "-t", command.tag.description]
-        if !command.tables.isEmpty {
-            arguments += ["-kt", command.tables.joined(separator: ",")]
-        } else {
-            arguments += command.keyspaces
+        guard !command.tables.isEmpty else { return arguments + command.keyspaces }
+        guard let major = Self.majorVersion(info.releaseVersion), major < 3 else {
+            return arguments + ["-kt", command.tables.joined(separator: ",")]
         }
+        let names = command.tables.map { $0.split(separator: ".", maxSplits: 1).map(String.init) }
+        if names.count == 1, names[0].count == 2 {
+            return arguments + ["-cf", names[0][1], names[0][0]]
+        }
+        var keyspaces: [String] = []
+        for name in names where !keyspaces.contains(name[0]) { keyspaces.append(name[0]) }
+        arguments += keyspaces
         return arguments
     }
 
-    /// Every file under `<table>/snapshots/<tag>/` in every data directory, index directories
-    /// included, and the entries that cannot ship (for the ingestor to log).
-    func snapshotFiles(tag: String) -> (files: [String], skipped: [WatchEvent]) {
+    /// `1` of `1.2.19`; nil when `nodetool version` said nothing usable.
+    static func majorVersion(_ release: String) -> Int? {
+        release.split(separator: ".").first.flatMap { Int($0) }
+    }
+
+    struct Listing {
+        /// Files to ship and wait for: SSTable components, Cassandra's per-table files and
+        /// opaque files.
         var files: [String] = []
+        /// Entries the watcher could not look at (for the ingestor to log).
         var skipped: [WatchEvent] = []
+        /// Regular files that no manifest could list (an unexpected directory, a name a restore
+        /// would refuse): the snapshot would not restore as it is on disk, so the node fails.
+        var unshippable: [(path: String, reason: String)] = []
+    }
+
+    /// Every file under `<table>/snapshots/<tag>/` in every data directory, index directories
+    /// included; with `tables` (`ks.t`) not empty, only those tables'. Temporary files and
+    /// transaction logs are never shipped, so nothing waits for them.
+    func snapshotFiles(tag: String, tables: [String] = []) -> Listing {
+        var listing = Listing()
+        let wanted = Set(tables)
         let fm = FileManager.default
-        for data in agent.configuration.dataDirectories {
+        let dataDirectories = agent.configuration.dataDirectories
+        for data in dataDirectories {
             for keyspace in (try? fm.contentsOfDirectory(atPath: data)) ?? [] {
                 let keyspaceDir = data + "/" + keyspace
                 for table in (try? fm.contentsOfDirectory(atPath: keyspaceDir)) ?? [] {
@@ -81,21 +128,35 @@ struct SnapshotRunner: Sendable {
                     while let directory = stack.popLast() {
                         for entry in DirectoryListing.entries(of: directory) ?? [] {
                             if entry.hasInvalidName {
-                                skipped.append(.entrySkipped(entry.path, .nameNotUTF8))
+                                listing.skipped.append(.entrySkipped(entry.path, .nameNotUTF8))
                                 continue
                             }
                             switch entry.kind {
                             case .directory: stack.append(entry.path)
-                            case .regularFile: files.append(entry.path)
+                            case .regularFile:
+                                let path = try? DataPath.classify(
+                                    path: entry.path, dataDirectories: dataDirectories, isDirectory: false)
+                                if !wanted.isEmpty, let ref = path?.table,
+                                    !wanted.contains("\(ref.keyspace).\(ref.table)")
+                                {
+                                    continue
+                                }
+                                switch path?.kind {
+                                case .ignored(.temporary), .ignored(.transactionLog): continue
+                                case .ignored(.unrecognized(let reason)):
+                                    listing.unshippable.append((entry.path, reason))
+                                default: listing.files.append(entry.path)
+                                }
                             case .other(let kind):
-                                skipped.append(.entrySkipped(entry.path, .notARegularFile(kind)))
+                                listing.skipped.append(.entrySkipped(entry.path, .notARegularFile(kind)))
                             }
                         }
                     }
                 }
             }
         }
-        return (files.sorted(), skipped)
+        listing.files.sort()
+        return listing
     }
 
     /// Waits until the state records every path as uploaded; fails at the deadline naming what
@@ -138,8 +199,12 @@ struct SnapshotRunner: Sendable {
             var table: String
             var id: TableID?
         }
-        var tables:
-            [TableKey: (snapshotFiles: [NodeManifest.File], sstables: [String: NodeManifest.SSTable])] = [:]
+        struct TableEntry {
+            var snapshotFiles: [NodeManifest.File] = []
+            var sstables: [String: NodeManifest.SSTable] = [:]
+            var opaqueFiles: [NodeManifest.OpaqueFile] = []
+        }
+        var tables: [TableKey: TableEntry] = [:]
         for record in records {
             let dataPath = try DataPath.classify(
                 path: record.path, dataDirectories: agent.configuration.dataDirectories, isDirectory: false)
@@ -151,8 +216,14 @@ struct SnapshotRunner: Sendable {
                 fileName: (record.path as NSString).lastPathComponent, size: record.identity.size,
                 sha256: try SHA256Digest(hex: sha), objectKey: key)
             let tableKey = TableKey(keyspace: table.keyspace, table: table.table, id: table.id)
-            var entry = tables[tableKey] ?? ([], [:])
-            if let sstable = dataPath.sstable {
+            var entry = tables[tableKey] ?? TableEntry()
+            if let opaque = dataPath.opaqueFile {
+                entry.opaqueFiles.append(
+                    NodeManifest.OpaqueFile(
+                        fileName: opaque.name, index: dataPath.indexName, size: file.size,
+                        sha256: file.sha256,
+                        objectKey: file.objectKey))
+            } else if let sstable = dataPath.sstable {
                 let name = sstable.descriptor.sstableName
                 let groupKey = (dataPath.indexName ?? "") + "/" + name
                 var group =
@@ -194,7 +265,10 @@ struct SnapshotRunner: Sendable {
                                 name: $0.name, index: $0.index,
                                 files: $0.files.sorted { $0.fileName < $1.fileName })
                         }
-                        .sorted { (($0.index ?? ""), $0.name) < (($1.index ?? ""), $1.name) })
+                        .sorted { (($0.index ?? ""), $0.name) < (($1.index ?? ""), $1.name) },
+                    opaqueFiles: value.opaqueFiles.sorted {
+                        (($0.index ?? ""), $0.fileName) < (($1.index ?? ""), $1.fileName)
+                    })
             })
         try manifest.validate()
         _ = try await agent.store.put(

@@ -151,7 +151,8 @@ package struct SnapshotFile: Sendable, Hashable {
         self.objectKey = objectKey
     }
 
-    /// The SSTable files a manifest lists.
+    /// The SSTable files a manifest lists, and its opaque files: those of an SSTable (SAI,
+    /// SASI) under that SSTable's name, the others (1.2's `<table>.json`) under an empty one.
     package static func files(of manifest: NodeManifest) -> [SnapshotFile] {
         manifest.tables.flatMap { table in
             table.sstables.flatMap { sstable in
@@ -164,6 +165,14 @@ package struct SnapshotFile: Sendable, Hashable {
                         objectKey: file.objectKey)
                 }
             }
+                + table.opaqueFiles.map { file in
+                    SnapshotFile(
+                        keyspace: table.keyspace, table: table.table, tableID: table.tableID,
+                        index: file.index,
+                        sstable: (try? OpaqueFileName(file.fileName))?.sstableName ?? "",
+                        fileName: file.fileName, size: file.size, sha256: file.sha256.hex,
+                        objectKey: file.objectKey)
+                }
         }
     }
 }

@@ -50,9 +50,10 @@ struct ReportValidation {
             try name(file.keyspace, "\(at).keyspace", as: .keyspace)
             try name(file.table, "\(at).table", as: .table)
             if let index = file.indexName { try name(index, "\(at).indexName", as: .index) }
-            guard file.fileName.utf8.count <= 255, let parsed = try? SSTableFileName.parse(file.fileName),
-                !parsed.descriptor.isTemporary
-            else {
+            // A component, or an opaque snapshot file of an SSTable (SAI, SASI), which is pooled too.
+            let isComponent = (try? SSTableFileName.parse(file.fileName)).map { !$0.descriptor.isTemporary }
+            let isPooledOpaque = (try? OpaqueFileName(file.fileName))?.isPooled == true
+            guard file.fileName.utf8.count <= 255, isComponent ?? isPooledOpaque else {
                 throw APIError.invalidField(
                     "\(at).fileName",
                     "\(file.fileName.quotedForMessage) is not a finished SSTable component file name")
@@ -84,7 +85,7 @@ struct ReportValidation {
             }
             guard pooled.table.keyspace == file.keyspace, pooled.table.table == file.table,
                 file.tableID == nil || pooled.table.id == file.tableID, pooled.indexName == file.indexName,
-                pooled.file.fileName == file.fileName
+                pooled.fileName == file.fileName
             else {
                 throw APIError.invalidField(
                     "\(at).objectKey",

@@ -39,6 +39,14 @@ package struct DataPath: Sendable, Hashable {
         case sstableComponent(SSTableFileName)
         /// `manifest.json` or `schema.cql`, written by Cassandra into each `snapshots/<tag>/`.
         case snapshotMetadata(SnapshotMetadataFile)
+        /// Any other finished file in `snapshots/<tag>/` or `snapshots/<tag>/.<index>/`: SAI and
+        /// SASI components, 1.2's leveled manifest `<table>.json`, components of releases to
+        /// come. A snapshot ships whole, so these ship as they are. The same names in the live
+        /// directory or `backups/` stay unshipped: those directories change under the agent
+        /// (1.2 rewrites `<table>.json` on every compaction, an index build writes as it goes),
+        /// and what a restore needs of them is in a snapshot, which is the only place the design
+        /// promises to keep every file.
+        case opaqueSnapshotFile(OpaqueFileName)
         case ignored(IgnoreReason)
     }
 
@@ -53,9 +61,13 @@ package struct DataPath: Sendable, Hashable {
     /// Files cassnap uploads (tag filters are applied separately).
     package var isShipped: Bool {
         switch kind {
-        case .sstableComponent, .snapshotMetadata: true
+        case .sstableComponent, .snapshotMetadata, .opaqueSnapshotFile: true
         default: false
         }
+    }
+
+    package var opaqueFile: OpaqueFileName? {
+        if case .opaqueSnapshotFile(let file) = kind { file } else { nil }
     }
 
     /// Directories whose new entries the watcher must see.
@@ -213,28 +225,31 @@ extension DataPath {
             }
             result.location = .snapshot(tag)
             if inTag.isEmpty { return .snapshotDirectory }
-            return classifyInContainer(inTag, allowsMetadata: true, into: &result)
+            return classifyInContainer(inTag, allowsMetadata: true, allowsOpaque: true, into: &result)
         case "backups":
             result.location = .backups
             if inTable.count == 1 {
                 return isDirectory ? .backupsDirectory : .ignored(.unrecognized("a file named backups"))
             }
-            return classifyInContainer(inTable.dropFirst(), allowsMetadata: false, into: &result)
+            return classifyInContainer(
+                inTable.dropFirst(), allowsMetadata: false, allowsOpaque: false, into: &result)
         default:
             result.location = .live
-            return classifyInContainer(inTable, allowsMetadata: false, into: &result)
+            return classifyInContainer(inTable, allowsMetadata: false, allowsOpaque: false, into: &result)
         }
     }
 
     /// Inside a table directory, a snapshot tag directory or `backups/`: files and `.<index>/`.
     private static func classifyInContainer(
-        _ components: ArraySlice<Substring>, allowsMetadata: Bool, into result: inout DataPath
+        _ components: ArraySlice<Substring>, allowsMetadata: Bool, allowsOpaque: Bool,
+        into result: inout DataPath
     ) -> Kind {
         let first = components[components.startIndex]
         let indexName = first.hasPrefix(".") ? first.dropFirst() : nil
         if components.count == 1 {
             guard result.isDirectory else {
-                return classifyFile(first, allowsMetadata: allowsMetadata, into: &result)
+                return classifyFile(
+                    first, allowsMetadata: allowsMetadata, allowsOpaque: allowsOpaque, into: &result)
             }
             guard let indexName, CassandraName.isValid(indexName) else {
                 return .ignored(.unrecognized("unexpected directory \(String(first).quotedForMessage)"))
@@ -250,12 +265,14 @@ extension DataPath {
             return .ignored(
                 .unrecognized("unexpected nesting inside index directory \(String(first).quotedForMessage)"))
         }
-        return classifyFile(components[components.startIndex + 1], allowsMetadata: false, into: &result)
+        return classifyFile(
+            components[components.startIndex + 1], allowsMetadata: false, allowsOpaque: allowsOpaque,
+            into: &result)
     }
 
-    private static func classifyFile(_ name: Substring, allowsMetadata: Bool, into result: inout DataPath)
-        -> Kind
-    {
+    private static func classifyFile(
+        _ name: Substring, allowsMetadata: Bool, allowsOpaque: Bool, into result: inout DataPath
+    ) -> Kind {
         let name = String(name)
         if name.contains("_txn_") && name.hasSuffix(".log") { return .ignored(.transactionLog) }
         if name.hasPrefix("tmp-") || name.hasPrefix("tmplink-") || name.hasSuffix(".tmp") {
@@ -268,7 +285,15 @@ extension DataPath {
         do {
             file = try SSTableFileName.parse(name)
         } catch {
-            return .ignored(.unrecognized(error.description))
+            guard allowsOpaque else { return .ignored(.unrecognized(error.description)) }
+            if SSTableFileName.descriptor(ofUnknownComponentFile: name)?.isTemporary == true {
+                return .ignored(.temporary)
+            }
+            do {
+                return .opaqueSnapshotFile(try OpaqueFileName(name))
+            } catch let refusal {
+                return .ignored(.unrecognized(refusal.description))
+            }
         }
         if file.descriptor.isTemporary { return .ignored(.temporary) }
         if result.indexName == nil, let legacyIndex = file.descriptor.indexName {

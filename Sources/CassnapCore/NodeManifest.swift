@@ -5,7 +5,8 @@ import Foundation
 /// everything needed to verify and restore them (invariant 5). Schema: docs/FORMAT.md.
 package struct NodeManifest: Sendable, Hashable, Codable {
     package static let document = "node manifest"
-    package static let currentFormatVersion = FormatVersion(major: 1, minor: 0)
+    /// 1.1 added `tables[].opaqueFiles`.
+    package static let currentFormatVersion = FormatVersion(major: 1, minor: 1)
 
     package var formatVersion: FormatVersion
     package var cluster: ClusterName
@@ -66,20 +67,71 @@ package struct NodeManifest: Sendable, Hashable, Codable {
         /// `manifest.json` and `schema.cql` from the table's snapshot directory.
         package var snapshotFiles: [File]
         package var sstables: [SSTable]
+        /// Every other file of the table's snapshot directory (since 1.1; absent means none).
+        package var opaqueFiles: [OpaqueFile]
 
         package init(
-            keyspace: String, table: String, tableID: TableID?, snapshotFiles: [File], sstables: [SSTable]
+            keyspace: String, table: String, tableID: TableID?, snapshotFiles: [File], sstables: [SSTable],
+            opaqueFiles: [OpaqueFile] = []
         ) {
             self.keyspace = keyspace
             self.table = table
             self.tableID = tableID
             self.snapshotFiles = snapshotFiles
             self.sstables = sstables
+            self.opaqueFiles = opaqueFiles
         }
 
         private enum CodingKeys: String, CodingKey {
-            case keyspace, table, tableID = "tableId", snapshotFiles, sstables
+            case keyspace, table, tableID = "tableId", snapshotFiles, sstables, opaqueFiles
         }
+
+        package init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(
+                keyspace: try container.decode(String.self, forKey: .keyspace),
+                table: try container.decode(String.self, forKey: .table),
+                tableID: try container.decodeIfPresent(TableID.self, forKey: .tableID),
+                snapshotFiles: try container.decode([File].self, forKey: .snapshotFiles),
+                sstables: try container.decode([SSTable].self, forKey: .sstables),
+                opaqueFiles: try container.decodeIfPresent([OpaqueFile].self, forKey: .opaqueFiles) ?? [])
+        }
+
+        /// Leaves `opaqueFiles` out when empty, so a table without any encodes as in 1.0.
+        package func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(keyspace, forKey: .keyspace)
+            try container.encode(table, forKey: .table)
+            try container.encodeIfPresent(tableID, forKey: .tableID)
+            try container.encode(snapshotFiles, forKey: .snapshotFiles)
+            try container.encode(sstables, forKey: .sstables)
+            if !opaqueFiles.isEmpty { try container.encode(opaqueFiles, forKey: .opaqueFiles) }
+        }
+    }
+
+    /// A snapshot file cassnap does not recognise (SAI, SASI, 1.2's `<table>.json`), shipped
+    /// byte for byte and restored into `[.<index>/]<fileName>` of the table directory.
+    package struct OpaqueFile: Sendable, Hashable, Codable {
+        package var fileName: String
+        /// The secondary index directory (`.<index>/`) it was found in, if any.
+        package var index: String?
+        package var size: Int64
+        package var sha256: SHA256Digest
+        /// A pool key when the name starts with an SSTable descriptor, else a key below the
+        /// snapshot; may carry a `~sha256-…` collision suffix.
+        package var objectKey: String
+
+        package init(
+            fileName: String, index: String? = nil, size: Int64, sha256: SHA256Digest, objectKey: String
+        ) {
+            self.fileName = fileName
+            self.index = index
+            self.size = size
+            self.sha256 = sha256
+            self.objectKey = objectKey
+        }
+
+        package var file: File { File(fileName: fileName, size: size, sha256: sha256, objectKey: objectKey) }
     }
 
     /// The component files of one SSTable (of the table, or of one of its secondary indexes).
@@ -157,7 +209,10 @@ extension NodeManifest {
 
     /// Every object in the manifest, for verification and pruning.
     package var allFiles: [File] {
-        nodeFiles + tables.flatMap { table in table.snapshotFiles + table.sstables.flatMap(\.files) }
+        nodeFiles
+            + tables.flatMap { table in
+                table.snapshotFiles + table.sstables.flatMap(\.files) + table.opaqueFiles.map(\.file)
+            }
     }
 
     package var totalSize: Int64 { allFiles.reduce(0) { $0 + $1.size } }
@@ -230,6 +285,24 @@ extension NodeManifest {
                     guard seenFiles.insert("\(sstable.index ?? "")/\(file.fileName)").inserted else {
                         throw invalid("\(filePath): \(file.fileName.quotedForMessage) is listed twice")
                     }
+                }
+            }
+            for (o, opaque) in table.opaqueFiles.enumerated() {
+                let filePath = "\(tablePath).opaqueFiles[\(o)]"
+                if let index = opaque.index {
+                    do { try CassandraName.validate(index, as: .index) } catch {
+                        throw invalid("\(filePath): \(error)")
+                    }
+                } else if SnapshotMetadataFile(rawValue: opaque.fileName) != nil {
+                    throw invalid(
+                        "\(filePath): \(opaque.fileName.quotedForMessage) belongs in snapshotFiles")
+                }
+                try checkFile(opaque.file, at: filePath)
+                do { _ = try OpaqueFileName(opaque.fileName) } catch {
+                    throw invalid("\(filePath): \(error)")
+                }
+                guard seenFiles.insert("\(opaque.index ?? "")/\(opaque.fileName)").inserted else {
+                    throw invalid("\(filePath): \(opaque.fileName.quotedForMessage) is listed twice")
                 }
             }
         }

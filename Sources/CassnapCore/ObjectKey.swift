@@ -11,6 +11,9 @@ package enum ObjectKey: Sendable, Hashable {
     /// `nodes/<host-id>/snapshots/<tag>/<ks>/<table-dir>/{manifest.json,schema.cql}`: the files
     /// Cassandra put in the table's snapshot directory.
     case tableSnapshotFile(host: HostID, tag: SnapshotTag, table: TableRef, file: SnapshotMetadataFile)
+    /// `nodes/<host-id>/snapshots/<tag>/<ks>/<table-dir>/[.<index>/]<name>[~sha256-<16 hex>]`: an
+    /// opaque snapshot file that belongs to no SSTable (1.2's `<table>.json`).
+    case snapshotOpaqueFile(SnapshotOpaqueFile)
     /// `snapshots/<tag>.json`
     case clusterSnapshotRecord(tag: SnapshotTag)
 }

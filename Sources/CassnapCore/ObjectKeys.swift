@@ -3,6 +3,7 @@
 /// <prefix>/<cluster>/nodes/<host-id>/data/<keyspace>/<table>-<id>/<sstable file>   shared pool, per node
 /// <prefix>/<cluster>/nodes/<host-id>/snapshots/<tag>/manifest.json                  node manifest, last
 /// <prefix>/<cluster>/nodes/<host-id>/snapshots/<tag>/schema.cql, tokens.json
+/// <prefix>/<cluster>/nodes/<host-id>/snapshots/<tag>/<ks>/<table-dir>/[.<index>/]<opaque file>
 /// <prefix>/<cluster>/snapshots/<tag>.json                                           cluster snapshot record
 /// ```
 /// Invariant 3 (never overwrite different bytes): the uploader first tries the primary pool
@@ -60,9 +61,24 @@ package struct ObjectKeys: Sendable, Hashable {
         case .tableSnapshotFile(let host, let tag, let table, let file):
             return nodeSnapshotsRoot(host)
                 + "\(tag)/\(table.keyspace)/\(table.directory.name)/\(file.rawValue)"
+        case .snapshotOpaqueFile(let opaque):
+            let index = opaque.indexName.map { ".\($0)/" } ?? ""
+            return nodeSnapshotsRoot(opaque.host)
+                + "\(opaque.tag)/\(opaque.table.keyspace)/\(opaque.table.directory.name)/" + index
+                + opaque.objectName
         case .clusterSnapshotRecord(let tag):
             return clusterSnapshotsRoot + "\(tag).json"
         }
+    }
+
+    /// The key to try first for an opaque snapshot file stored with its snapshot.
+    package func primaryKey(for file: SnapshotOpaqueFile) -> String {
+        key(for: .snapshotOpaqueFile(file.primary))
+    }
+
+    /// Its key when the primary one already holds other bytes.
+    package func collisionKey(for file: SnapshotOpaqueFile, sha256: SHA256Digest) -> String {
+        key(for: .snapshotOpaqueFile(file.withCollisionSuffix(for: sha256)))
     }
 
     /// The key to try first for a pool file.
@@ -118,20 +134,33 @@ package struct ObjectKeys: Sendable, Hashable {
             case "tokens.json": return .nodeTokens(host: host, tag: tag)
             default: break
             }
-        case 4:
-            if let file = SnapshotMetadataFile(rawValue: String(parts[3])) {
-                let table = try Self.segment(of: key) { () throws(ValidationError) in
-                    try TableRef(
-                        keyspace: String(parts[1]), directory: TableDirectory(parsing: String(parts[2])))
-                }
+        case 4, 5:
+            let table = try Self.segment(of: key) { () throws(ValidationError) in
+                try TableRef(keyspace: String(parts[1]), directory: TableDirectory(parsing: String(parts[2])))
+            }
+            if parts.count == 4, let file = SnapshotMetadataFile(rawValue: String(parts[3])) {
                 return .tableSnapshotFile(host: host, tag: tag, table: table, file: file)
+            }
+            var indexName: String?
+            if parts.count == 5 {
+                guard parts[3].hasPrefix(".") else { break }
+                let name = String(parts[3].dropFirst())
+                try Self.segment(of: key) { () throws(ValidationError) in
+                    try CassandraName.validate(name, as: .index)
+                }
+                indexName = name
+            }
+            if let opaque = SnapshotOpaqueFile.parsed(
+                host: host, tag: tag, table: table, indexName: indexName, objectName: parts.last!)
+            {
+                return .snapshotOpaqueFile(opaque)
             }
         default: break
         }
         throw .unrecognized(
             key: key,
             reason: "expected snapshots/<tag>/{manifest.json,schema.cql,tokens.json} or "
-                + "snapshots/<tag>/<keyspace>/<table-dir>/{manifest.json,schema.cql}")
+                + "snapshots/<tag>/<keyspace>/<table-dir>/[.<index>/]<file>")
     }
 
     private func parsePoolKey(_ key: String, host: HostID, parts: [Substring]) throws(ObjectKeyError)
@@ -161,7 +190,9 @@ package struct ObjectKeys: Sendable, Hashable {
         else {
             throw .unrecognized(
                 key: key,
-                reason: "the last segment is not an SSTable file name with an optional ~sha256-<16 hex>")
+                reason:
+                    "the last segment is not an SSTable file name (or an opaque file of an SSTable) "
+                    + "with an optional ~sha256-<16 hex>")
         }
         return .pooledFile(pooled)
     }

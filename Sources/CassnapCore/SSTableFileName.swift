@@ -16,6 +16,24 @@ package struct SSTableFileName: Sendable, Hashable, CustomStringConvertible {
     package static let maximumBytes = 255
 
     package static func parse(_ name: String) throws(SSTableNameError) -> SSTableFileName {
+        let (descriptor, token) = try parseShape(name)
+        let component = try parseComponent(token, format: descriptor.format, name: name)
+        return SSTableFileName(descriptor: descriptor, component: component)
+    }
+
+    /// The descriptor of a name shaped like an SSTable file whose component cassnap does not
+    /// know, e.g. SAI's `nb-1-big-SAI+aa+idx+Meta.db` or SASI's `mc-1-big-SI_idx.db`; nil for
+    /// any other name, including a recognised component file.
+    package static func descriptor(ofUnknownComponentFile name: String) -> SSTableDescriptor? {
+        guard let (descriptor, token) = try? parseShape(name), !token.isEmpty,
+            SSTableComponent(rawValue: String(token)) == nil
+        else { return nil }
+        return descriptor
+    }
+
+    /// Splits a name into descriptor and component token without judging the component.
+    private static func parseShape(_ name: String) throws(SSTableNameError) -> (SSTableDescriptor, Substring)
+    {
         if name.isEmpty { throw .empty }
         if name.utf8.count > maximumBytes {
             throw .notAFileName(name: name, reason: "longer than \(maximumBytes) bytes")
@@ -52,22 +70,21 @@ package struct SSTableFileName: Sendable, Hashable, CustomStringConvertible {
 
     private static func parseModern(
         _ tokens: ArraySlice<Substring>, marker: SSTableTemporaryMarker?, name: String
-    ) throws(SSTableNameError) -> SSTableFileName {
+    ) throws(SSTableNameError) -> (SSTableDescriptor, Substring) {
         let start = tokens.startIndex
         let version = try parseVersion(tokens[start], name: name)
         let generation = try parseGeneration(tokens[start + 1], name: name)
         guard let format = SSTableFormat(rawValue: String(tokens[start + 2])), format != .legacy else {
             throw .unknownFormat(format: String(tokens[start + 2]), name: name)
         }
-        let component = try parseComponent(tokens[start + 3], format: format, name: name)
         let descriptor = SSTableDescriptor(
             version: version, generation: generation, format: format, temporaryMarker: marker)
-        return SSTableFileName(descriptor: descriptor, component: component)
+        return (descriptor, tokens[start + 3])
     }
 
     private static func parseLegacy(
         _ tokens: [Substring], marker: SSTableTemporaryMarker?, name: String
-    ) throws(SSTableNameError) -> SSTableFileName {
+    ) throws(SSTableNameError) -> (SSTableDescriptor, Substring) {
         let keyspace = String(tokens[0])
         guard CassandraName.isValid(keyspace) else {
             throw .invalidLegacyName(field: "keyspace", value: keyspace, name: name)
@@ -84,12 +101,11 @@ package struct SSTableFileName: Sendable, Hashable, CustomStringConvertible {
                 generation: String(tokens[3]), name: name,
                 reason: "is a time-ordered id, but legacy names only have integer generations")
         }
-        let component = try parseComponent(tokens[4], format: .legacy, name: name)
         let descriptor = SSTableDescriptor(
             version: version, generation: generation, format: .legacy, keyspace: keyspace,
             table: String(tableParts[0]), indexName: tableParts.count == 2 ? String(tableParts[1]) : nil,
             temporaryMarker: marker)
-        return SSTableFileName(descriptor: descriptor, component: component)
+        return (descriptor, tokens[4])
     }
 
     private static func parseVersion(_ token: Substring, name: String) throws(SSTableNameError) -> String {

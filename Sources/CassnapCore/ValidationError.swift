@@ -17,6 +17,7 @@ package enum ValidationError: Error, CustomStringConvertible, Hashable, Sendable
         case globPattern = "glob pattern"
         case qualifiedTable = "keyspace.table filter"
         case sstableFile = "SSTable file"
+        case opaqueFile = "opaque snapshot file name"
 
         package var description: String { rawValue }
     }

@@ -83,6 +83,10 @@ package struct RestorePlan: Sendable {
                 let prefix = sstable.index.map { "\(directory)/.\($0)" } ?? directory
                 for file in sstable.files { try add("\(prefix)/\(file.fileName)", file) }
             }
+            for opaque in table.opaqueFiles {
+                let prefix = opaque.index.map { "\(directory)/.\($0)" } ?? directory
+                try add("\(prefix)/\(opaque.fileName)", opaque.file)
+            }
         }
         self.entries = entries
         self.tableDirectories = tableDirectories

@@ -27,6 +27,18 @@ package struct CassandraDataBuilder: Sendable {
         package var compressed = true
         /// `.<table>_idx<i>/` directories with their own SSTables.
         package var secondaryIndexesPerTable = 0
+        /// Storage-attached indexes (5.0, with `.oa`/`.da`): every table SSTable gets the SAI
+        /// per-SSTable components and, per index, the per-index ones (`CassandraExtraFiles`).
+        package var saiIndexes: [String] = []
+        /// SASI indexes (3.4+): `<sstable>-SI_<index>.db` beside every table SSTable.
+        package var sasiIndexes: [String] = []
+        /// Leveled compaction on 1.1–1.2 (`.ic`): `<table>.json` in every table directory, which
+        /// the fake's `snapshot` hard-links into `snapshots/<tag>/`.
+        package var leveledManifest = false
+        /// Written to `.fake-nodetool-release-version` in the node root for `nodetool version`
+        /// (and the fake's version-dependent behaviour); nil writes `format.releaseVersion`
+        /// for `.ic` and nothing otherwise.
+        package var releaseVersion: String? = nil
         /// Adds small tables in `system`, `system_schema`, `system_auth`, `system_distributed`
         /// and `system_traces` (two SSTables each).
         package var systemKeyspaces = false
@@ -101,6 +113,11 @@ package struct CassandraDataBuilder: Sendable {
                 root.appendingPathComponent(FakeNodetool.hostIDFileName).path,
                 hostID.uuidString.lowercased() + "\n")
         }
+        if let release = config.releaseVersion ?? (config.format == .ic ? config.format.releaseVersion : nil)
+        {
+            try FS.writeFile(
+                root.appendingPathComponent(FakeNodetool.releaseVersionFileName).path, release + "\n")
+        }
         if config.incrementalBackups {
             try FS.writeFile(root.appendingPathComponent(FakeNodetool.incrementalBackupsMarkerName).path, "")
         }
@@ -172,8 +189,8 @@ package struct CassandraDataBuilder: Sendable {
     ) throws -> TableFixture {
         let config = configuration
         var rng = SeededGenerator(seed: config.seed, plan.keyspace, plan.name)
-        let id = CassandraNaming.tableID(&rng)
-        let directoryName = "\(plan.name)-\(id)"
+        let id = config.format.hasTableIDs ? CassandraNaming.tableID(&rng) : ""
+        let directoryName = id.isEmpty ? plan.name : "\(plan.name)-\(id)"
         let tableDirectories = dataDirectories.map {
             $0.appendingPathComponent(plan.keyspace).appendingPathComponent(directoryName)
         }
@@ -212,8 +229,14 @@ package struct CassandraDataBuilder: Sendable {
                 }
                 let prefix = CassandraNaming.prefix(
                     format: config.format, id: id, keyspace: plan.keyspace, table: plan.name, index: index)
-                let files = try writer.write(
+                var files = try writer.write(
                     directory: directory, prefix: prefix, dataSize: max(size, 1), rng: &sstableRNG)
+                if index == nil {
+                    files += try CassandraExtraFiles.writeIndexComponents(
+                        CassandraExtraFiles.saiComponents(indexes: config.saiIndexes)
+                            + CassandraExtraFiles.sasiComponents(indexes: config.sasiIndexes),
+                        directory: directory, prefix: prefix, rng: &sstableRNG)
+                }
                 if config.linkIntoBackups {
                     let backups = tableDirectory.appendingPathComponent("backups")
                     let target = index.map { backups.appendingPathComponent("." + $0) } ?? backups
@@ -232,6 +255,18 @@ package struct CassandraDataBuilder: Sendable {
         }
 
         let sstables = try writeSSTables(index: nil, count: plan.sstables, sizeDivisor: 1)
+        if config.leveledManifest {
+            // Everything in L0, as a node that has not compacted yet: members by generation.
+            for directory in tableDirectories {
+                let members = sstables.filter { $0.directory == directory }.compactMap(\.generation)
+                let levels = [members] + Array(repeating: [], count: 4)
+                try FS.writeFile(
+                    directory.appendingPathComponent(
+                        CassandraExtraFiles.leveledManifestName(table: plan.name)
+                    ).path,
+                    CassandraExtraFiles.leveledManifestJSON(levels: levels))
+            }
+        }
         var indexes: [SecondaryIndexFixture] = []
         for i in 0..<plan.indexes {
             let name = "\(plan.name)_idx\(i)"

@@ -97,9 +97,16 @@ enum CassandraNaming {
         }.joined()
     }
 
-    /// A table directory name is `<table>-<32 hex id>`.
+    /// A table directory name is `<table>-<32 hex id>`, or `<table>` before 2.1 (id "").
     static func splitTableDirectory(_ name: String) -> (table: String, id: String)? {
-        guard let dash = name.lastIndex(of: "-") else { return nil }
+        guard let dash = name.lastIndex(of: "-") else {
+            let isName =
+                !name.isEmpty
+                && name.utf8.allSatisfy {
+                    ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 95
+                }
+            return isName ? (name, "") : nil
+        }
         let table = String(name[..<dash])
         let id = String(name[name.index(after: dash)...])
         guard !table.isEmpty, !table.hasPrefix("."), id.utf8.count == 32,

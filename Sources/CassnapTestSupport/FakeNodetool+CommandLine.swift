@@ -132,6 +132,11 @@ extension FakeNodetool {
         if let value = environment["FAKE_NODETOOL_RACK"] { configuration.rack = value }
         if let value = environment["FAKE_NODETOOL_CLUSTER_NAME"] { configuration.clusterName = value }
         if let value = environment["FAKE_NODETOOL_ADDRESS"] { configuration.address = value }
+        if let root = configuration.dataDirectories.first?.deletingLastPathComponent(),
+            let release = releaseVersion(inNodeRoot: root)
+        {
+            configuration.releaseVersion = release
+        }
         if let value = environment["FAKE_NODETOOL_RELEASE_VERSION"] { configuration.releaseVersion = value }
         return configuration
     }
@@ -203,6 +208,10 @@ extension FakeNodetool {
                 case "-t", "--tag": tag = try value()
                 case "-cf", "--column-family", "--table": table = try value()
                 case "-kt", "--kt-list", "-kc", "--kc.list":
+                    // 1.2's NodeCmd parses with commons-cli, which knows only `-cf`.
+                    if nodetool.majorVersion == 1 {
+                        throw CommandError.usage("Unrecognized option: \(name)")
+                    }
                     for item in try value().split(separator: ",") {
                         let parts = item.split(separator: ".", maxSplits: 1).map(String.init)
                         guard parts.count == 2 else {

@@ -148,7 +148,7 @@ extension FakeNodetool {
             if let newest {
                 format =
                     newest.isLegacy
-                    ? .ka
+                    ? (newest.version == "ic" ? .ic : .ka)
                     : newest.formatName == "bti"
                         ? .da : SSTableFixture.Format(rawValue: newest.version) ?? .nb
             } else {

@@ -2,7 +2,8 @@ import Foundation
 
 extension FakeNodetool {
     /// `fake-nodetool populate --root DIR [--keyspaces N] [--tables N] [--sstables N] [--seed N]
-    /// [--host-id UUID] [--incremental-backups]`: builds a realistic node (the demo's and the
+    /// [--host-id UUID] [--incremental-backups] [--format ic|ka|me|nb|oa|da] [--sai INDEX]...
+    /// [--sasi INDEX]... [--leveled-manifest] [--release-version V]`: builds a realistic node (the demo's and the
     /// benchmarks' data) with `CassandraDataBuilder` and prints its data directory.
     /// Not a nodetool command: real nodetool has nothing like it.
     package static func populate(_ arguments: [String]) -> CommandResult {
@@ -30,6 +31,17 @@ extension FakeNodetool {
                 case "--sstables": configuration.sstablesPerTable = try number("--sstables")
                 case "--seed": configuration.seed = UInt64(try number("--seed"))
                 case "--incremental-backups": configuration.incrementalBackups = true
+                case "--format":
+                    let text = try value("--format")
+                    guard let format = SSTableFixture.Format(rawValue: text) else {
+                        let known = SSTableFixture.Format.allCases.map(\.rawValue).joined(separator: ", ")
+                        throw CommandError.usage("populate: --format wants one of \(known), got \(text)")
+                    }
+                    configuration.format = format
+                case "--sai": configuration.saiIndexes.append(try value("--sai"))
+                case "--sasi": configuration.sasiIndexes.append(try value("--sasi"))
+                case "--leveled-manifest": configuration.leveledManifest = true
+                case "--release-version": configuration.releaseVersion = try value("--release-version")
                 case "--host-id":
                     let text = try value("--host-id")
                     guard let id = UUID(uuidString: text) else {

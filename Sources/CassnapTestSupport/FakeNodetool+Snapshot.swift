@@ -94,6 +94,19 @@ extension FakeNodetool {
                         into: snapshotDirectory.appendingPathComponent("." + index),
                         relativePrefix: ".\(index)/")
                 }
+                // 1.1–1.2 leveled compaction: `Directories.snapshotLeveledManifest` links
+                // `<table>.json` beside the SSTables.
+                let leveled = tableDirectory.appendingPathComponent(
+                    CassandraExtraFiles.leveledManifestName(table: table.name))
+                if FS.exists(leveled.path) {
+                    if !created {
+                        try FS.makeDirectory(snapshotDirectory.path)
+                        created = true
+                    }
+                    let target = snapshotDirectory.appendingPathComponent(leveled.lastPathComponent)
+                    try FS.link(leveled.path, target.path)
+                    snapshot.links.append(target)
+                }
                 // The manifest goes to the first data directory even for a table with no SSTables.
                 if position == 0 && !created {
                     try FS.makeDirectory(snapshotDirectory.path)
@@ -103,6 +116,8 @@ extension FakeNodetool {
             }
         }
 
+        // `manifest.json` and `schema.cql` came with 2.x and 3.x; a 1.x snapshot is links only.
+        if majorVersion == 1 { return snapshot }
         let manifestDirectory = snapshot.directories[0]
         let manifest = Self.manifestJSON(
             files: snapshot.dataFiles, createdAt: createdAt,

@@ -15,6 +15,9 @@ package struct FakeNodetool: Sendable {
     /// When this file exists in the node root, flushes link new SSTables into `backups/`
     /// (`nodetool enablebackup` creates it, `disablebackup` removes it).
     package static let incrementalBackupsMarkerName = ".fake-nodetool-incremental-backups"
+    /// When this file exists in the node root, its first line is the release `nodetool version`
+    /// reports (and the fake behaves like it: 1.x refuses `-kt`, writes no snapshot manifest).
+    package static let releaseVersionFileName = ".fake-nodetool-release-version"
 
     package struct Configuration: Sendable {
         package var dataDirectories: [URL]
@@ -82,7 +85,27 @@ package struct FakeNodetool: Sendable {
     }
 
     package init(dataDirectories: [URL]) {
-        self.init(configuration: Configuration(dataDirectories: dataDirectories))
+        var configuration = Configuration(dataDirectories: dataDirectories)
+        if let root = configuration.dataDirectories.first?.deletingLastPathComponent(),
+            let release = Self.releaseVersion(inNodeRoot: root)
+        {
+            configuration.releaseVersion = release
+        }
+        self.init(configuration: configuration)
+    }
+
+    /// The release recorded by `CassandraDataBuilder` in `root`, if any.
+    static func releaseVersion(inNodeRoot root: URL) -> String? {
+        guard let text = try? FS.readText(root.appendingPathComponent(releaseVersionFileName).path) else {
+            return nil
+        }
+        let line = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+        return line.isEmpty ? nil : line
+    }
+
+    /// `1` of `1.2.19`.
+    package var majorVersion: Int? {
+        configuration.releaseVersion.split(separator: ".").first.flatMap { Int($0) }
     }
 
     /// The parent of the first data directory, where the host-ID and backup marker files live.
@@ -183,7 +206,8 @@ package struct FakeNodetool: Sendable {
         let parsed = CassandraNaming.parse(names[0])!
         let format: SSTableFixture.Format =
             parsed.isLegacy
-            ? .ka : parsed.formatName == "bti" ? .da : SSTableFixture.Format(rawValue: parsed.version) ?? .nb
+            ? (parsed.version == "ic" ? .ic : .ka)
+            : parsed.formatName == "bti" ? .da : SSTableFixture.Format(rawValue: parsed.version) ?? .nb
         let files = names.sorted().map { name in
             let url = directory.appendingPathComponent(name)
             return SSTableFileFixture(

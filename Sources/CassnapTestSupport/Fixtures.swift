@@ -14,6 +14,9 @@ package struct SSTableFileFixture: Sendable, Hashable {
 package struct SSTableFixture: Sendable, Hashable {
     /// On-disk format versions the fake can write.
     package enum Format: String, Sendable, CaseIterable {
+        /// Cassandra 1.2, legacy layout in a table directory without an id (`<ks>/<table>/`):
+        /// `<ks>-<table>-ic-<gen>-<Component>`, `Digest.sha1`.
+        case ic
         /// Cassandra 2.1, legacy layout: `<ks>-<table>-ka-<gen>-<Component>`, `Digest.sha1`.
         case ka
         /// Cassandra 3.0/3.11 `big`.
@@ -29,8 +32,20 @@ package struct SSTableFixture: Sendable, Hashable {
         /// `big` or `bti`.
         package var formatName: String { self == .da ? "bti" : "big" }
         /// Pre-2.2 names carry keyspace and table.
-        package var usesLegacyLayout: Bool { self == .ka }
-        package var digestComponent: String { self == .ka ? "Digest.sha1" : "Digest.crc32" }
+        package var usesLegacyLayout: Bool { self == .ka || self == .ic }
+        /// Table directories are `<table>-<id>` since 2.1, `<table>` before.
+        package var hasTableIDs: Bool { self != .ic }
+        package var digestComponent: String { usesLegacyLayout ? "Digest.sha1" : "Digest.crc32" }
+        /// The release a node writing this format would report in `nodetool version`.
+        package var releaseVersion: String {
+            switch self {
+            case .ic: "1.2.19"
+            case .ka: "2.1.22"
+            case .me: "3.11.17"
+            case .nb: "4.1.5"
+            case .oa, .da: "5.0.2"
+            }
+        }
 
         /// Components in the order they are written; `TOC.txt` last, as Cassandra does.
         package func components(compressed: Bool = true) -> [String] {
@@ -80,7 +95,7 @@ package struct SecondaryIndexFixture: Sendable, Hashable {
 package struct TableFixture: Sendable, Hashable {
     package var keyspace: String
     package var name: String
-    /// 32 lowercase hex digits, as in the directory name.
+    /// 32 lowercase hex digits, as in the directory name; empty before 2.1 (`.ic`).
     package var id: String
     /// One table directory per data directory (JBOD), in data-directory order.
     package var directories: [URL]
@@ -88,7 +103,7 @@ package struct TableFixture: Sendable, Hashable {
     package var indexes: [SecondaryIndexFixture]
 
     package var directory: URL { directories[0] }
-    package var directoryName: String { "\(name)-\(id)" }
+    package var directoryName: String { id.isEmpty ? name : "\(name)-\(id)" }
     package var isSystem: Bool { CassandraDataBuilder.systemKeyspaces.contains(keyspace) }
     /// The id in UUID form, as `schema.cql` shows it.
     package var uuidString: String { CassandraNaming.uuidString(hex: id) }

@@ -58,7 +58,7 @@ struct SSTableWriter {
 
         // Data.db, with its digest computed on the way.
         var crc = CRC32()
-        var sha1 = format == .ka ? SHA1() : nil
+        var sha1 = format.digestComponent == "Digest.sha1" ? SHA1() : nil
         let dataPath = dir + "/" + prefix + "Data.db"
         let fd = try FS.open(dataPath, O_WRONLY | O_CREAT | O_TRUNC)
         do {

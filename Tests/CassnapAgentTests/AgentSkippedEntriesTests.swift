@@ -5,7 +5,8 @@ import Testing
 
 @testable import CassnapAgent
 
-/// Entries in a snapshot that cannot ship (a FIFO, a symbolic link, a name with a line break or
+/// Entries in a snapshot that cannot ship (a FIFO, a symbolic link, a name with a line break —
+/// which no restore may write, so it is not even an opaque file — or
 /// that is not UTF-8) are logged once each with the reason; an empty `Data.db` ships with a
 /// warning. Real directories, the agent's own listing (`--once`, reconcile) and its watcher.
 @Suite struct AgentSkippedEntriesTests {
@@ -51,7 +52,7 @@ import Testing
         return [
             (fifo, "a FIFO, not a regular file"),
             (link, "a symbolic link, not a regular file"),
-            (directory + "/nb-4\(suffix)-big-Data\\n.db", "unknown component"),
+            (directory + "/nb-4\(suffix)-big-Data\\n.db", "control character"),
             (directory + "/nb-5\(suffix)-big-\\xFF-Data.db", "not valid UTF-8"),
         ]
     }

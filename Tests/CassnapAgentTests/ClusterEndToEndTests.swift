@@ -27,7 +27,9 @@ import Testing
         var agents: [Int: Process] = [:]
         var nodes: [CassandraNodeFixture] = []
 
-        init(dir: URL) async throws {
+        init(
+            dir: URL, configure: (Int, inout CassandraDataBuilder.Configuration) -> Void = { _, _ in }
+        ) async throws {
             self.dir = dir
             endpoint = try TestServers.requireS3()
             port = try Self.freePort()
@@ -57,6 +59,7 @@ import Testing
                 configuration.sstablesPerTable = 3
                 configuration.seed = UInt64(n)
                 configuration.hostID = UUID()
+                configure(n, &configuration)
                 let node = try CassandraDataBuilder(
                     root: dir.appendingPathComponent("node\(n)"), configuration: configuration
                 ).build()
@@ -127,9 +130,12 @@ import Testing
 
         /// A coordinator and three agents as real processes on a fresh directory, all
         /// registered; stopped when `body` returns or throws.
-        static func withThreeNodes(_ body: (Cluster) async throws -> Void) async throws {
+        static func withThreeNodes(
+            configure: (Int, inout CassandraDataBuilder.Configuration) -> Void = { _, _ in },
+            _ body: (Cluster) async throws -> Void
+        ) async throws {
             try await TemporaryDirectory.with { dir in
-                let cluster = try await Cluster(dir: dir)
+                let cluster = try await Cluster(dir: dir, configure: configure)
                 defer { cluster.stop() }
                 try cluster.startCoordinator()
                 for n in 1...3 { try cluster.startAgent(n) }

@@ -32,6 +32,8 @@ struct DataPathTests {
         case .indexDirectory: parts.append("dir:index")
         case .sstableComponent(let file): parts.append("sstable:\(file.fileName)")
         case .snapshotMetadata(let file): parts.append("metadata:\(file.rawValue)")
+        case .opaqueSnapshotFile(let file):
+            parts.append("opaque:\(file.name)" + (file.sstableName.map { " of:\($0)" } ?? ""))
         case .ignored(.transactionLog): parts.append("ignored:txn")
         case .ignored(.temporary): parts.append("ignored:tmp")
         case .ignored(.unrecognized): parts.append("ignored:unknown")
@@ -104,6 +106,49 @@ struct DataPathTests {
             "\(t)/snapshots/nightly/schema.cql.tmp", false,
             "ks=shop table=orders id=5a1c snapshot(nightly) ignored:tmp"
         ),
+        // Everything else in a snapshot ships as an opaque file; the same names elsewhere do not.
+        (
+            "\(t)/snapshots/nightly/nb-1-big-SAI+aa+GroupComplete.db", false,
+            "ks=shop table=orders id=5a1c snapshot(nightly) opaque:nb-1-big-SAI+aa+GroupComplete.db of:nb-1-big"
+        ),
+        (
+            "\(t)/snapshots/nightly/da-3fw2_0tu3_1y3ck2ib0zhqmj3cg1-bti-SAI+aa+age_idx+Meta.db", false,
+            "ks=shop table=orders id=5a1c snapshot(nightly) "
+                + "opaque:da-3fw2_0tu3_1y3ck2ib0zhqmj3cg1-bti-SAI+aa+age_idx+Meta.db of:da-3fw2_0tu3_1y3ck2ib0zhqmj3cg1-bti"
+        ),
+        (
+            "\(t)/snapshots/nightly/mc-4-big-SI_age_idx.db", false,
+            "ks=shop table=orders id=5a1c snapshot(nightly) opaque:mc-4-big-SI_age_idx.db of:mc-4-big"
+        ),
+        (
+            "ks1/events/snapshots/n/events.json", false,
+            "ks=ks1 table=events id=none snapshot(n) opaque:events.json"
+        ),
+        (
+            "\(t)/snapshots/nightly/.idx/notes.txt", false,
+            "ks=shop table=orders id=5a1c snapshot(nightly) index=idx opaque:notes.txt"
+        ),
+        (
+            "\(t)/snapshots/nightly/nb-42-big-Foo.db", false,
+            "ks=shop table=orders id=5a1c snapshot(nightly) opaque:nb-42-big-Foo.db of:nb-42-big"
+        ),
+        (
+            "\(t)/snapshots/nightly/tmp-nb-1-big-SAI+aa+Meta.db", false,
+            "ks=shop table=orders id=5a1c snapshot(nightly) ignored:tmp"
+        ),
+        (
+            "\(t)/snapshots/nightly/nb_txn_flush_0.log", false,
+            "ks=shop table=orders id=5a1c snapshot(nightly) ignored:txn"
+        ),
+        (
+            "\(t)/snapshots/nightly/a\u{07}b", false,
+            "ks=shop table=orders id=5a1c snapshot(nightly) ignored:unknown"
+        ),
+        ("ks1/events/events.json", false, "ks=ks1 table=events id=none live ignored:unknown"),
+        (
+            "\(t)/backups/nb-1-big-SAI+aa+Meta.db", false,
+            "ks=shop table=orders id=5a1c backups ignored:unknown"
+        ),
         ("\(t)/manifest.json", false, "ks=shop table=orders id=5a1c live ignored:unknown"),
         ("\(t)/backups/schema.cql", false, "ks=shop table=orders id=5a1c backups ignored:unknown"),
         ("\(t)/nb-42-big-Foo.db", false, "ks=shop table=orders id=5a1c live ignored:unknown"),
@@ -146,7 +191,10 @@ struct DataPathTests {
         let classified = try DataPath.classify(relativePath: path, isDirectory: isDirectory)
         #expect(Self.summary(classified) == expected, "\(path)")
         #expect(classified.relativePath == path)
-        #expect(classified.isShipped == (expected.contains("sstable:") || expected.contains("metadata:")))
+        #expect(
+            classified.isShipped
+                == (expected.contains("sstable:") || expected.contains("metadata:")
+                    || expected.contains("opaque:")))
         #expect(classified.isWatched == (expected.contains("dir:")))
         #expect((classified.ignoreReason != nil) == expected.contains("ignored:"))
     }

@@ -102,6 +102,72 @@ enum Examples {
                             "01ddb53b7720970b6bea7b3a2359bbe5c2d25b9417158f655ff9ba95e77a4c30",
                         ],
                         collisionOnData: true),
+                ],
+                opaqueFiles: [
+                    // SASI (`ColumnIndex.FILE_NAME_FORMAT = "SI_%s.db"`): pooled with its SSTable.
+                    .init(
+                        fileName: "nb-3fw2_0tu3_1y3ck2ib0zhqmj3cg1-big-SI_orders_by_note.db", size: 20_480,
+                        sha256: digest("3d5f0c1a7e9b2468ace13579bdf02468ace13579bdf02468ace13579bdf0246a"),
+                        objectKey: keys.primaryKey(
+                            for: try! PooledFile(
+                                host: host, table: orders, indexName: nil,
+                                opaque: OpaqueFileName(
+                                    "nb-3fw2_0tu3_1y3ck2ib0zhqmj3cg1-big-SI_orders_by_note.db"))))
+                ])
+        ])
+
+    static let legacyHost = try! HostID("3c9d2b7e-1f4a-4e6b-8a5c-9d0e1f2a3b4c")
+    static let legacyTag = try! SnapshotTag("before-upgrade")
+    static let events = try! TableRef(keyspace: "metrics", directory: TableDirectory(parsing: "events"))
+
+    /// A Cassandra 1.2 node with a leveled-compaction table: no table id, no snapshot
+    /// `manifest.json`/`schema.cql`, and the leveled manifest `events.json` stored per snapshot.
+    static let legacyNodeManifest = NodeManifest(
+        cluster: cluster,
+        node: .init(
+            hostID: legacyHost, hostname: "cass-legacy-1.example.net", datacenter: "eu-west", rack: "rack1",
+            tokens: ["85070591730234615865843651857942052864"], cassandraVersion: "1.2.19"),
+        tag: legacyTag,
+        takenAt: date("2024-05-01T02:00:00.020Z"),
+        nodeFiles: [
+            .init(
+                fileName: "tokens.json", size: 58,
+                sha256: digest("9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7"),
+                objectKey: keys.key(for: .nodeTokens(host: legacyHost, tag: legacyTag)))
+        ],
+        tables: [
+            .init(
+                keyspace: "metrics", table: "events", tableID: nil, snapshotFiles: [],
+                sstables: [
+                    .init(
+                        name: "metrics-events-ic-5",
+                        files: [
+                            (
+                                "Data.db", Int64(65_536),
+                                "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90"
+                            ),
+                            (
+                                "Index.db", 4_096,
+                                "b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90a1"
+                            ),
+                        ].map { component, size, sha in
+                            let fileName = "metrics-events-ic-5-\(component)"
+                            let file = try! PooledFile(
+                                host: legacyHost, table: events, indexName: nil,
+                                file: SSTableFileName.parse(fileName))
+                            return NodeManifest.File(
+                                fileName: fileName, size: size, sha256: digest(sha),
+                                objectKey: keys.primaryKey(for: file))
+                        })
+                ],
+                opaqueFiles: [
+                    .init(
+                        fileName: "events.json", size: 214,
+                        sha256: digest("c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2"),
+                        objectKey: keys.primaryKey(
+                            for: try! SnapshotOpaqueFile(
+                                host: legacyHost, tag: legacyTag, table: events, indexName: nil,
+                                file: OpaqueFileName("events.json"))))
                 ])
         ])
 

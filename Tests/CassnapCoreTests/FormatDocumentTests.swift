@@ -38,13 +38,25 @@ struct FormatDocumentTests {
 
     @Test func documentHasBothExamples() throws {
         let examples = try Self.examples()
-        #expect(Set(examples.keys) == ["node-manifest-example.json", "cluster-snapshot-example.json"])
+        #expect(
+            Set(examples.keys) == [
+                "node-manifest-example.json", "node-manifest-1.2-example.json",
+                "cluster-snapshot-example.json",
+            ])
     }
 
     @Test func nodeManifestExampleMatchesFixture() throws {
         let block = try #require(try Self.examples()["node-manifest-example.json"])
         let fromDocs = try NodeManifest.decode(from: Data(block.utf8))
         let fixture = try ManifestTests.fixture("node-manifest-example.json")
+        #expect(fromDocs == (try NodeManifest.decode(from: fixture)))
+        #expect(Data(block.utf8) == fixture)
+    }
+
+    @Test func legacyNodeManifestExampleMatchesFixture() throws {
+        let block = try #require(try Self.examples()["node-manifest-1.2-example.json"])
+        let fromDocs = try NodeManifest.decode(from: Data(block.utf8))
+        let fixture = try ManifestTests.fixture("node-manifest-1.2-example.json")
         #expect(fromDocs == (try NodeManifest.decode(from: fixture)))
         #expect(Data(block.utf8) == fixture)
     }

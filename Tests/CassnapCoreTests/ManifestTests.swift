@@ -14,8 +14,31 @@ struct ManifestTests {
         let data = try Self.fixture("node-manifest-example.json")
         let manifest = try NodeManifest.decode(from: data)
         #expect(manifest == Examples.nodeManifest)
-        #expect(manifest.allFiles.count == 20)
+        #expect(manifest.allFiles.count == 21)
         #expect(manifest.tables[0].sstables[1].index == "orders_by_customer")
+        #expect(
+            manifest.tables[0].opaqueFiles.map(\.fileName) == [
+                "nb-3fw2_0tu3_1y3ck2ib0zhqmj3cg1-big-SI_orders_by_note.db"
+            ])
+    }
+
+    @Test func legacyNodeManifestFixtureDecodesToTheExample() throws {
+        let manifest = try NodeManifest.decode(from: try Self.fixture("node-manifest-1.2-example.json"))
+        #expect(manifest == Examples.legacyNodeManifest)
+        #expect(manifest.allFiles.map(\.fileName).contains("events.json"))
+        #expect(Examples.legacyNodeManifest.encoded() == (try Self.fixture("node-manifest-1.2-example.json")))
+    }
+
+    /// A 1.0 manifest (written before opaque files) still decodes, has none, and encodes to the
+    /// same bytes, so rewriting an old manifest changes nothing.
+    @Test func formatOneZeroManifestsStillDecode() throws {
+        let data = try Self.fixture("node-manifest-1.0.json")
+        #expect(!String(decoding: data, as: UTF8.self).contains("opaqueFiles"))
+        let manifest = try NodeManifest.decode(from: data)
+        #expect(manifest.formatVersion == FormatVersion(major: 1, minor: 0))
+        #expect(manifest.tables.allSatisfy { $0.opaqueFiles.isEmpty })
+        #expect(manifest.allFiles.count == 20)
+        #expect(manifest.encoded() == data)
     }
 
     @Test func clusterSnapshotFixtureDecodesToTheExample() throws {
@@ -52,7 +75,8 @@ struct ManifestTests {
         let text = String(decoding: data, as: UTF8.self)
         return Data(
             text.replacingOccurrences(
-                of: "\"formatVersion\" : \"1.0\"", with: "\"formatVersion\" : \(version)"
+                of: #""formatVersion" : "1\.[01]""#, with: "\"formatVersion\" : \(version)",
+                options: .regularExpression
             ).utf8)
     }
 
@@ -104,7 +128,7 @@ struct ManifestTests {
     @Test func newerMinorVersionsWithExtraFieldsAreRead() throws {
         var text = String(decoding: try Self.fixture("node-manifest-example.json"), as: UTF8.self)
         text = text.replacingOccurrences(
-            of: "\"formatVersion\" : \"1.0\"", with: "\"formatVersion\" : \"1.7\"")
+            of: "\"formatVersion\" : \"1.1\"", with: "\"formatVersion\" : \"1.7\"")
         text = text.replacingOccurrences(
             of: "\"tag\" :", with: "\"addedInOneSeven\" : {\"x\": 1},\n  \"tag\" :")
         let manifest = try NodeManifest.decode(from: Data(text.utf8))

@@ -89,7 +89,7 @@ struct ObjectKeysTests {
             Issue.record("collision key did not parse as a pool file")
             return
         }
-        #expect(parsed.file.fileName == "nb-1-big-Data.db")
+        #expect(parsed.fileName == "nb-1-big-Data.db")
         #expect(parsed.collisionSuffix == "aaaaaaaaaaaaaaaa")
         #expect(Self.keys.primaryKey(for: parsed) == primary)
         #expect(Self.keys.collisionKey(for: parsed, sha256: second) == collisionB)

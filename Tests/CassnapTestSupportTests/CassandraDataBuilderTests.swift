@@ -115,6 +115,10 @@ struct CassandraDataBuilderTests {
                 let digest = try readText(sstable.directory.appendingPathComponent("ks0-t0-ka-1-Digest.sha1"))
                 #expect(digest.hasSuffix("  ks0-t0-ka-1-Data.db"))
                 #expect(digest.prefix(40).allSatisfy { $0.isHexDigit })
+            case .ic:
+                #expect(sstable.prefix == "ks0-t0-ic-1-")
+                #expect(sstable.directory.lastPathComponent == "t0")
+                #expect(fileNames.contains("ks0-t0-ic-1-Digest.sha1"))
             case .da:
                 #expect(sstable.prefix == "da-1-bti-")
                 #expect(
