@@ -121,7 +121,7 @@ let package = Package(
             name: "CassnapAgentTests",
             dependencies: [
                 "CassnapAgent", "CassnapCore", "CassnapStore", "CassnapStorage", "CassnapS3", "CassnapCrypto",
-                "CassnapTestSupport",
+                "CassnapRepository", "CassnapTestSupport",
             ]),
         .testTarget(
             name: "CassnapCoordinatorTests",

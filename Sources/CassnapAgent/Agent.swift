@@ -57,7 +57,7 @@ package final class Agent: Service, Sendable {
             configuration.coordinator.url == nil
             ? nil : try configuration.coordinator.resolvedToken(environment: environment)
         let state = try AgentState(directory: configuration.stateDirectory)
-        let host = try HostIdentity.resolve(configuration: configuration, state: state, logger: logger)
+        let host = try await HostIdentity.resolve(configuration: configuration, state: state, logger: logger)
         var settings = StoreSettings()
         settings.maxConcurrentRequests = max(8, configuration.upload.concurrency * 2)
         settings.bandwidthBytesPerSecond = configuration.upload.bandwidth?.bytesPerSecond

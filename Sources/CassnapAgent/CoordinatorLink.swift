@@ -28,7 +28,7 @@ struct CoordinatorLink: Sendable {
 
     /// Runs until `stopped` is set or the task is cancelled.
     func run(stopped: @escaping @Sendable () -> Bool) async {
-        let info = nodetool.nodeInfo()
+        let info = await nodetool.nodeInfo()
         await register(info: info, stopped: stopped)
         let runner = SnapshotRunner(agent: agent, nodetool: nodetool, info: info, logger: logger)
         await withTaskGroup(of: Void.self) { group in

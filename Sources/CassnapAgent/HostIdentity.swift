@@ -12,7 +12,7 @@ enum HostIdentity {
         }
     }
 
-    static func resolve(configuration: AgentConfiguration, state: AgentState, logger: Logger) throws -> HostID
+    static func resolve(configuration: AgentConfiguration, state: AgentState, logger: Logger) async throws -> HostID
     {
         if let configured = configuration.hostID {
             let host = try HostID(configured)
@@ -21,7 +21,7 @@ enum HostIdentity {
         }
         let remembered = try state.meta("host_id")
         do {
-            let host = try fromNodetool(configuration.nodetool)
+            let host = try await fromNodetool(configuration.nodetool)
             if let remembered, remembered != host.description {
                 logger.warning(
                     "The node's host ID changed since the last start",
@@ -41,8 +41,8 @@ enum HostIdentity {
     }
 
     /// Runs `nodetool info` and reads its `ID : <uuid>` line.
-    static func fromNodetool(_ nodetool: String) throws -> HostID {
-        let text = try Nodetool(executable: nodetool).run(["info"])
+    static func fromNodetool(_ nodetool: String) async throws -> HostID {
+        let text = try await Nodetool(executable: nodetool).run(["info"])
         for line in text.split(whereSeparator: \.isNewline) {
             let parts = line.split(separator: ":", maxSplits: 1)
             guard parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces) == "ID" else { continue }

@@ -1,3 +1,4 @@
+import CassnapCore
 import Foundation
 
 /// Runs the node's `nodetool` (or the fake one in tests and the demo) and returns what it
@@ -15,7 +16,13 @@ struct Nodetool: Sendable {
         }
     }
 
-    func run(_ arguments: [String]) throws -> String {
+    /// Runs nodetool on a thread of its own (`BlockingThreads`): it may take minutes on a
+    /// loaded node, and a cooperative thread must never wait that long.
+    func run(_ arguments: [String]) async throws -> String {
+        try await BlockingThreads.shared.run { try runBlocking(arguments) }
+    }
+
+    func runBlocking(_ arguments: [String]) throws -> String {
         let process = Process()
         if executable.contains("/") {
             process.executableURL = URL(fileURLWithPath: executable)
@@ -34,7 +41,7 @@ struct Nodetool: Sendable {
         let errorText = ErrorBox()
         let group = DispatchGroup()
         group.enter()
-        DispatchQueue.global().async {
+        BlockingThreads.shared.submit {
             errorText.data = errors.fileHandleForReading.readDataToEndOfFile()
             group.leave()
         }
@@ -63,9 +70,9 @@ struct Nodetool: Sendable {
         var releaseVersion = "unknown"
     }
 
-    func nodeInfo() -> NodeInfo {
+    func nodeInfo() async -> NodeInfo {
         var info = NodeInfo()
-        if let text = try? run(["info", "-T"]) {
+        if let text = try? await run(["info", "-T"]) {
             for line in text.split(whereSeparator: \.isNewline) {
                 let parts = line.split(separator: ":", maxSplits: 1)
                 guard parts.count == 2 else { continue }
@@ -79,7 +86,7 @@ struct Nodetool: Sendable {
                 }
             }
         }
-        if let text = try? run(["version"]),
+        if let text = try? await run(["version"]),
             let line = text.split(whereSeparator: \.isNewline).first(where: {
                 $0.hasPrefix("ReleaseVersion:")
             })

@@ -1,5 +1,6 @@
 import CassnapAPI
 import CassnapCore
+import CassnapRepository
 import CassnapStore
 import CassnapWatcher
 import Foundation
@@ -28,7 +29,7 @@ struct SnapshotRunner: Sendable {
             let delay = command.at.timeIntervalSinceNow
             if delay > 0 { try await Task.sleep(for: .milliseconds(Int(delay * 1000))) }
             let takenAt = Date()
-            _ = try nodetool.run(snapshotArguments(command))
+            _ = try await nodetool.run(snapshotArguments(command))
             taken = true
             logger.info("Snapshot taken", metadata: ["snapshot.taken_at": "\(InstantFormat.format(takenAt))"])
 
@@ -40,9 +41,12 @@ struct SnapshotRunner: Sendable {
                     description:
                         "\(listing.unshippable.count) snapshot files cannot be shipped, e.g. \(examples)")
             }
-            let records = try await waitUntilStored(listing.files, deadline: command.deadline)
-            let manifest = try await writeManifest(command: command, takenAt: takenAt, records: records)
-            if command.clearAfterUpload { clear(command.tag, after: "upload") }
+            let manifest = try await checkedManifest(
+                command: command, takenAt: takenAt, files: listing.files, logger: logger)
+            _ = try await agent.store.put(
+                key: agent.keys.key(for: .nodeManifest(host: agent.host, tag: command.tag)),
+                source: .bytes(Array(manifest.encoded())), options: PutOptions(contentType: "application/json"))
+            if command.clearAfterUpload { await clear(command.tag, after: "upload") }
             let files = manifest.allFiles
             logger.info("Node manifest written", metadata: ["snapshot.files": "\(files.count)"])
             return AgentAPI.ManifestReport(
@@ -53,7 +57,7 @@ struct SnapshotRunner: Sendable {
         } catch {
             logger.error("Snapshot failed on this node", metadata: ["error": "\(error)"])
             // Only a tag this run created: "Snapshot … already exists" names someone else's.
-            if taken && command.clearAfterUpload { clear(command.tag, after: "failure") }
+            if taken && command.clearAfterUpload { await clear(command.tag, after: "failure") }
             return AgentAPI.ManifestReport(
                 snapshotID: command.snapshotID, tag: command.tag, manifestKey: nil, takenAt: nil, files: 0,
                 bytes: 0,
@@ -63,9 +67,9 @@ struct SnapshotRunner: Sendable {
 
     /// `nodetool clearsnapshot -t <tag>`: after a failure too, or the hard links would keep
     /// every SSTable of the snapshot on disk until an operator noticed.
-    private func clear(_ tag: SnapshotTag, after reason: String) {
+    private func clear(_ tag: SnapshotTag, after reason: String) async {
         do {
-            _ = try nodetool.run(["clearsnapshot", "-t", tag.description])
+            _ = try await nodetool.run(["clearsnapshot", "-t", tag.description])
             logger.info("Snapshot cleared", metadata: ["snapshot.cleared_after": "\(reason)"])
         } catch {
             logger.warning(
@@ -188,9 +192,40 @@ struct SnapshotRunner: Sendable {
         }
     }
 
-    /// Builds the node manifest from what the pool holds, uploads `tokens.json`, and puts the
-    /// manifest last (invariant 4).
-    func writeManifest(command: AgentAPI.SnapshotCommand, takenAt: Date, records: [AgentState.FileRecord])
+    /// Waits for the pool to hold every file, builds the manifest, and checks it against the
+    /// bucket before it may be written (invariant 4). The agent's upload-once state can be stale:
+    /// a prune may have swept an object this agent believes is there, which the next snapshot's
+    /// hard link of the same file would then list. Objects found missing or different are
+    /// forgotten, uploaded again, and the manifest is checked again, a bounded number of times.
+    func checkedManifest(
+        command: AgentAPI.SnapshotCommand, takenAt: Date, files: [String], logger: Logger,
+        attempts: Int = 3
+    ) async throws -> NodeManifest {
+        let repository = Repository(store: agent.store, keys: agent.keys)
+        var attempt = 1
+        while true {
+            let records = try await waitUntilStored(files, deadline: command.deadline)
+            let manifest = try await buildManifest(command: command, takenAt: takenAt, records: records)
+            let problems = try await repository.checkObjects(of: manifest)
+            if problems.isEmpty { return manifest }
+            guard attempt < attempts else {
+                throw Failure(
+                    description:
+                        "\(problems.count) objects the manifest lists are still not right in the bucket after \(attempt) uploads, e.g. \(problems[0])"
+                )
+            }
+            logger.warning(
+                "Objects the agent had uploaded are not in the bucket (pruned or changed); uploading them again",
+                metadata: ["objects.count": "\(problems.count)", "objects.example": "\(problems[0])"])
+            let paths = try await agent.state.forgetObjects(problems.map(\.file.objectKey))
+            try await agent.ingestor.handle(paths.map { .fileAppeared($0) })
+            attempt += 1
+        }
+    }
+
+    /// Builds the node manifest from what the pool holds and uploads `tokens.json`; the caller
+    /// checks it and puts it last (invariant 4).
+    func buildManifest(command: AgentAPI.SnapshotCommand, takenAt: Date, records: [AgentState.FileRecord])
         async throws
         -> NodeManifest
     {
@@ -271,9 +306,6 @@ struct SnapshotRunner: Sendable {
                     })
             })
         try manifest.validate()
-        _ = try await agent.store.put(
-            key: agent.keys.key(for: .nodeManifest(host: agent.host, tag: command.tag)),
-            source: .bytes(Array(manifest.encoded())), options: PutOptions(contentType: "application/json"))
         return manifest
     }
 }
