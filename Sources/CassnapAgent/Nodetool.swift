@@ -68,6 +68,8 @@ struct Nodetool: Sendable {
         var rack = "unknown"
         var tokens: [String] = []
         var releaseVersion = "unknown"
+        /// Cassandra's `cluster_name`, from `nodetool describecluster`.
+        var clusterName: String?
     }
 
     func nodeInfo() async -> NodeInfo {
@@ -93,6 +95,20 @@ struct Nodetool: Sendable {
         {
             info.releaseVersion = line.dropFirst("ReleaseVersion:".count).trimmingCharacters(in: .whitespaces)
         }
+        if let text = try? await run(["describecluster"]) {
+            info.clusterName = Self.clusterName(describecluster: text)
+        }
         return info
+    }
+
+    /// The `Name:` line under `Cluster Information:` (the same in 1.2 and 5.0).
+    static func clusterName(describecluster text: String) -> String? {
+        for line in text.split(whereSeparator: \.isNewline) {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            guard trimmed.hasPrefix("Name:") else { continue }
+            let name = trimmed.dropFirst("Name:".count).trimmingCharacters(in: .whitespaces)
+            return name.isEmpty ? nil : name
+        }
+        return nil
     }
 }

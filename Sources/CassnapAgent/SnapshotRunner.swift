@@ -287,7 +287,8 @@ struct SnapshotRunner: Sendable {
             cluster: try ClusterName(agent.configuration.cluster),
             node: NodeManifest.Node(
                 hostID: agent.host, hostname: ProcessInfo.processInfo.hostName, datacenter: info.datacenter,
-                rack: info.rack, tokens: info.tokens, cassandraVersion: info.releaseVersion),
+                rack: info.rack, tokens: info.tokens, cassandraVersion: info.releaseVersion,
+                cassandraClusterName: info.clusterName),
             tag: command.tag, takenAt: takenAt, nodeFiles: nodeFiles,
             tables: tables.sorted { ($0.key.keyspace, $0.key.table) < ($1.key.keyspace, $1.key.table) }.map {
                 key, value in

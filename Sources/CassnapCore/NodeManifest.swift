@@ -41,10 +41,13 @@ package struct NodeManifest: Sendable, Hashable, Codable {
         /// Tokens as Cassandra prints them; strings because RandomPartitioner tokens exceed 64 bits.
         package var tokens: [String]
         package var cassandraVersion: String
+        /// Cassandra's own `cluster_name` (`nodetool describecluster`), which a restored
+        /// `system.local` must match; since 1.1, absent when nodetool did not say.
+        package var cassandraClusterName: String?
 
         package init(
             hostID: HostID, hostname: String, datacenter: String, rack: String, tokens: [String],
-            cassandraVersion: String
+            cassandraVersion: String, cassandraClusterName: String? = nil
         ) {
             self.hostID = hostID
             self.hostname = hostname
@@ -52,10 +55,11 @@ package struct NodeManifest: Sendable, Hashable, Codable {
             self.rack = rack
             self.tokens = tokens
             self.cassandraVersion = cassandraVersion
+            self.cassandraClusterName = cassandraClusterName
         }
 
         private enum CodingKeys: String, CodingKey {
-            case hostID = "hostId", hostname, datacenter, rack, tokens, cassandraVersion
+            case hostID = "hostId", hostname, datacenter, rack, tokens, cassandraVersion, cassandraClusterName
         }
     }
 

@@ -2,7 +2,7 @@
 /// ```
 /// <prefix>/<cluster>/nodes/<host-id>/data/<keyspace>/<table>-<id>/<sstable file>   shared pool, per node
 /// <prefix>/<cluster>/nodes/<host-id>/snapshots/<tag>/manifest.json                  node manifest, last
-/// <prefix>/<cluster>/nodes/<host-id>/snapshots/<tag>/schema.cql, tokens.json
+/// <prefix>/<cluster>/nodes/<host-id>/snapshots/<tag>/tokens.json
 /// <prefix>/<cluster>/nodes/<host-id>/snapshots/<tag>/<ks>/<table-dir>/[.<index>/]<opaque file>
 /// <prefix>/<cluster>/snapshots/<tag>.json                                           cluster snapshot record
 /// ```

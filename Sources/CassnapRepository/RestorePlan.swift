@@ -7,7 +7,7 @@ import CassnapCore
 /// ```
 /// <host-id>/<keyspace>/<table-dir>/<SSTable components, manifest.json, schema.cql>
 /// <host-id>/<keyspace>/<table-dir>/.<index>/<index SSTable components>
-/// <host-id>/schema.cql, tokens.json                                  node-level files
+/// <host-id>/tokens.json                                             node-level file
 /// ```
 package struct RestorePlan: Sendable {
     package struct Entry: Sendable, Hashable {
@@ -18,6 +18,9 @@ package struct RestorePlan: Sendable {
 
     package var manifest: NodeManifest
     package var entries: [Entry]
+    /// The first segment of every path: the host ID, or the name `placed(under:)` gave; empty
+    /// for `inPlace()`.
+    package var directoryName: String
     /// `<keyspace>/<table-dir>` of each table restored, for the commands printed afterwards.
     package var tableDirectories: [String]
 
@@ -90,5 +93,6 @@ package struct RestorePlan: Sendable {
         }
         self.entries = entries
         self.tableDirectories = tableDirectories
+        directoryName = host
     }
 }

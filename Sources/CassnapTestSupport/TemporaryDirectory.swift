@@ -1,3 +1,4 @@
+import CassnapCore
 import Foundation
 
 #if canImport(Glibc)
@@ -65,7 +66,7 @@ package enum Subprocess {
         let errorBox = DataBox()
         let group = DispatchGroup()
         group.enter()
-        DispatchQueue.global().async {
+        BlockingThreads.shared.submit {
             errorBox.data = stderr.fileHandleForReading.readDataToEndOfFile()
             group.leave()
         }

@@ -74,7 +74,7 @@ import Testing
             }
 
             // The first failure of each loop warns at once.
-            let warned = await AgentTestSupport.waitUntil(timeout: 20) {
+            let warned = await AgentTestSupport.waitUntil(timeout: 120) {
                 Self.failureMessages.allSatisfy { !log.records($0).isEmpty }
             }
             #expect(warned, "\(log.records.map(\.message))")
@@ -88,7 +88,7 @@ import Testing
 
             // Failures go on (heartbeats every 100 ms); warnings come once per 2 s at most. Waits
             // are bounded but not timed: load only makes the second warning come later.
-            let second = await AgentTestSupport.waitUntil(timeout: 30) {
+            let second = await AgentTestSupport.waitUntil(timeout: 120) {
                 log.records("Heartbeat failed").count >= 2
             }
             #expect(second, "no second warning while the failures went on")
@@ -104,7 +104,7 @@ import Testing
 
             // Recovery is one info line per loop, and the warnings stop.
             healthy.turnOn()
-            let recovered = await AgentTestSupport.waitUntil(timeout: 20) {
+            let recovered = await AgentTestSupport.waitUntil(timeout: 120) {
                 Self.recoveryMessages.allSatisfy { !log.records($0).isEmpty }
             }
             #expect(recovered, "\(log.records.map(\.message))")

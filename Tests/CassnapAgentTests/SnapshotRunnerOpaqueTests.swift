@@ -113,6 +113,7 @@ import Testing
             #expect(report.error == nil, "\(report.error ?? "")")
             let written = try #require(manifest)
             #expect(written.node.cassandraVersion == "1.2.19")
+            #expect(written.node.cassandraClusterName == "Test Cluster", "from nodetool describecluster")
             #expect(written.tables.map(\.table) == ["t0", "t1"])
             let table = try #require(written.tables.first)
             #expect(table.tableID == nil && table.snapshotFiles.isEmpty)

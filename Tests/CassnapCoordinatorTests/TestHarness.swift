@@ -15,8 +15,10 @@ struct TimedOut: Error, CustomStringConvertible {
     var description: String { "timed out waiting for \(what)" }
 }
 
-/// Polls `condition` until it holds or `seconds` pass. Every wait in these tests is bounded.
-func eventually(_ what: String, seconds: Double = 20, _ condition: () async throws -> Bool) async throws {
+/// Polls `condition` until it holds or `seconds` pass. Every wait in these tests is bounded, and
+/// generously: the parallel phase of `make test` loads two cores so that a simple HTTP round trip
+/// can wait 20 s (seen in CI).
+func eventually(_ what: String, seconds: Double = 90, _ condition: () async throws -> Bool) async throws {
     let end = Date().addingTimeInterval(seconds)
     while Date() < end {
         if try await condition() { return }

@@ -46,14 +46,10 @@ enum Examples {
         node: .init(
             hostID: host, hostname: "cass-eu-1a.example.net", datacenter: "eu-west", rack: "rack1",
             tokens: ["-9223372036854775808", "-4611686018427387904", "0", "4611686018427387904"],
-            cassandraVersion: "4.1.5"),
+            cassandraVersion: "4.1.5", cassandraClusterName: "Prod EU"),
         tag: tag,
         takenAt: date("2024-05-01T02:00:00.012Z"),
         nodeFiles: [
-            .init(
-                fileName: "schema.cql", size: 4182,
-                sha256: digest("f9ac8611c6249c089acb62993450c3a9165d6c50d6ec260cf629f556a7231ec5"),
-                objectKey: keys.key(for: .nodeSchema(host: host, tag: tag))),
             .init(
                 fileName: "tokens.json", size: 161,
                 sha256: digest("c51e455b41df6c017327e16001dd064b8b6733faeaa69b23d9bd79c8079237d5"),

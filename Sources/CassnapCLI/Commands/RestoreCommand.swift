@@ -18,7 +18,19 @@ struct RestoreCommand: AsyncParsableCommand {
     @Argument(help: "Snapshot id or tag.") var snapshot: String
     @Option(name: .customLong("node"), help: "Host ID or hostname; repeatable.") var nodes: [String] = []
     @Flag(help: "Every node of the snapshot that is complete.") var all = false
-    @Option(help: "Target directory.") var to: String
+    @Option(help: "Target directory: DIR/<host-id>/<keyspace>/<table-dir>/.") var to: String?
+    @Option(
+        name: .customLong("in-place"),
+        help: "A stopped node's data directory: DATA_DIR/<keyspace>/<table-dir>/ (one node).")
+    var inPlace: String?
+    @Option(
+        name: .customLong("host-map"),
+        help: ArgumentHelp(
+            "OLD=NEW: restore node OLD (host ID or hostname) into DIR/NEW/; repeatable, or a CSV file of OLD,NEW lines.",
+            valueName: "OLD=NEW|FILE"))
+    var hostMap: [String] = []
+    @Flag(help: "With --in-place: move files the snapshot does not hold aside instead of refusing.")
+    var force = false
     @Option(help: "Only this keyspace; repeatable.") var keyspace: [String] = []
     @Option(help: "Only this table, as keyspace.table; repeatable.") var table: [String] = []
     @Option(help: "Files downloaded at once.") var concurrency = 4
@@ -26,6 +38,12 @@ struct RestoreCommand: AsyncParsableCommand {
 
     func validate() throws {
         if all == !nodes.isEmpty { throw ValidationError("give --node (repeatable) or --all") }
+        if (to == nil) == (inPlace == nil) { throw ValidationError("give --to DIR or --in-place DATA_DIR") }
+        if inPlace != nil && (all || nodes.count != 1) {
+            throw ValidationError("--in-place restores one node: give exactly one --node")
+        }
+        if force && inPlace == nil { throw ValidationError("--force goes with --in-place") }
+        if !hostMap.isEmpty && inPlace != nil { throw ValidationError("--host-map goes with --to, not --in-place") }
         for t in table where t.split(separator: ".").count != 2 {
             throw ValidationError("--table \(t.debugDescription) is not keyspace.table")
         }
@@ -57,19 +75,121 @@ struct RestoreCommand: AsyncParsableCommand {
                         manifest: try await repo.nodeManifest(host: host, tag: record.tag), keys: repo.keys,
                         filter: filter))
             }
+            if !hostMap.isEmpty {
+                let names = try HostMap.parse(hostMap, record: record)
+                plans = try plans.map { plan in
+                    guard let name = names[plan.manifest.node.hostID] else {
+                        throw CLIError(
+                            message: "--host-map names no new node for \(plan.manifest.node.hostname) "
+                                + "(\(plan.manifest.node.hostID)); map every node restored",
+                            exitCode: ExitCodes.usage)
+                    }
+                    return try plan.placed(under: name)
+                }
+            }
+            let target = try TargetPath.absolute(inPlace ?? to!)
+            var displaced: String?
+            if inPlace != nil {
+                plans = plans.map { $0.inPlace() }
+                displaced = try prepareInPlace(plans[0], dataDirectory: target)
+            }
             let json = repository.coordinator.json
             let live = !json && isatty(STDERR_FILENO) == 1
             let outcome = try await Restorer(repository: repo, concurrency: concurrency).restore(
-                plans, into: to, onProgress: { if live { RestoreOutput.progress($0) } })
+                plans, into: target, onProgress: { if live { RestoreOutput.progress($0) } })
             if live { FileHandle.standardError.write(Data("\n".utf8)) }
-            let target = try TargetPath.absolute(to)
             if json {
-                print(try JSONOutput.pretty(RestoreOutput.Report(outcome, plans: plans, target: target)))
+                var report = RestoreOutput.Report(outcome, plans: plans, target: target, inPlace: inPlace != nil)
+                report.displacedTo = displaced
+                print(try JSONOutput.pretty(report))
+            } else if inPlace != nil {
+                RestoreOutput.inPlaceSummary(outcome, plan: plans[0], dataDirectory: target, displaced: displaced)
             } else {
                 RestoreOutput.summary(outcome, plans: plans, target: target)
             }
             if !outcome.failures.isEmpty { throw ExitCode(ExitCodes.failure) }
         }
+    }
+}
+
+extension RestoreCommand {
+    /// Refuses while a process holds the data directory, and while a restored table directory
+    /// holds files the snapshot does not (unless `--force`, which moves them aside). Answers
+    /// where they were moved.
+    func prepareInPlace(_ plan: RestorePlan, dataDirectory: String) throws -> String? {
+        let holders = InPlaceRestore.holders(of: dataDirectory)
+        if !holders.isEmpty {
+            throw CLIError(
+                message: "--in-place \(dataDirectory) is in use; stop Cassandra first:\n"
+                    + holders.prefix(5).map { "  \($0)" }.joined(separator: "\n"),
+                exitCode: ExitCodes.failure)
+        }
+        let foreign = InPlaceRestore.foreignFiles(of: plan, in: dataDirectory)
+        guard !foreign.isEmpty else { return nil }
+        guard force else {
+            throw CLIError(
+                message: "--in-place \(dataDirectory): \(foreign.count) files in the restored tables' directories "
+                    + "are not in the snapshot, e.g. \(foreign.prefix(3).joined(separator: ", ")); "
+                    + "Cassandra would load them beside the restored SSTables. Move them away, or add --force "
+                    + "to move them into \(dataDirectory)/.cassnap-displaced-<time>/ (nothing is deleted)",
+                exitCode: ExitCodes.failure)
+        }
+        let aside = try InPlaceRestore.displace(foreign, in: dataDirectory)
+        FileHandle.standardError.write(Data("moved \(foreign.count) files aside to \(aside)\n".utf8))
+        return aside
+    }
+}
+
+/// `--host-map OLD=NEW` values, or CSV files of `OLD,NEW` lines (`#` comments, blank lines).
+enum HostMap {
+    static func parse(_ values: [String], record: ClusterSnapshotRecord) throws -> [HostID: String] {
+        var pairs: [(source: String, old: String, new: String)] = []
+        for value in values {
+            if let eq = value.firstIndex(of: "=") {
+                pairs.append(("--host-map \(value)", String(value[..<eq]), String(value[value.index(after: eq)...])))
+                continue
+            }
+            let text: String
+            do { text = try String(contentsOfFile: value, encoding: .utf8) } catch {
+                throw CLIError(
+                    message: "--host-map \(value.debugDescription) is neither OLD=NEW nor a readable CSV file",
+                    exitCode: ExitCodes.usage)
+            }
+            for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                let trimmed = line.trimmingCharacters(in: .whitespaces)
+                if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
+                let fields = trimmed.split(separator: ",", omittingEmptySubsequences: false)
+                guard fields.count == 2 else {
+                    throw CLIError(
+                        message: "\(value):\(n + 1): expected OLD,NEW, found \(trimmed.debugDescription)",
+                        exitCode: ExitCodes.usage)
+                }
+                pairs.append((
+                    "\(value):\(n + 1)", fields[0].trimmingCharacters(in: .whitespaces),
+                    fields[1].trimmingCharacters(in: .whitespaces)
+                ))
+            }
+        }
+        var map: [HostID: String] = [:]
+        var used: [String: String] = [:]
+        for pair in pairs {
+            guard !pair.old.isEmpty, !pair.new.isEmpty else {
+                throw CLIError(message: "\(pair.source): OLD and NEW must both be given", exitCode: ExitCodes.usage)
+            }
+            let host = try resolveNodes([pair.old], in: record).first!
+            if let earlier = map[host], earlier != pair.new {
+                throw CLIError(
+                    message: "\(pair.source): \(pair.old) is already mapped to \(earlier)", exitCode: ExitCodes.usage)
+            }
+            if let other = used[pair.new], other != host.description {
+                throw CLIError(
+                    message: "\(pair.source): \(pair.new) is already the new node of \(other)",
+                    exitCode: ExitCodes.usage)
+            }
+            map[host] = pair.new
+            used[pair.new] = host.description
+        }
+        return map
     }
 }
 
@@ -92,7 +212,7 @@ enum RestoreOutput {
         FileHandle.standardError.write(Data(line.utf8))
     }
 
-    static func summary(_ o: Restorer.Outcome, plans: [RestorePlan], target: String) {
+    static func totals(_ o: Restorer.Outcome) {
         let mb = Double(o.downloadedBytes) / 1_000_000
         print(
             String(
@@ -100,17 +220,47 @@ enum RestoreOutput {
                 o.downloadedFiles, mb, o.seconds, mb / max(o.seconds, 0.001), o.skippedFiles, o.failures.count
             ))
         for failure in o.failures { print("FAILED \(failure.path): \(failure.reason)") }
+    }
+
+    static func inPlaceSummary(
+        _ o: Restorer.Outcome, plan: RestorePlan, dataDirectory: String, displaced: String?
+    ) {
+        totals(o)
+        let node = plan.manifest.node
+        print("")
+        print("node \(node.hostname) (\(node.hostID)) restored into \(dataDirectory)")
+        if let displaced { print("  files the snapshot does not hold were moved to \(displaced)") }
+        print("  before starting Cassandra, in cassandra.yaml:")
+        print("    initial_token: \(node.tokens.joined(separator: ","))")
+        if let name = node.cassandraClusterName { print("    cluster_name: '\(name)'") }
+        if !plan.manifest.tables.contains(where: { $0.keyspace == "system" }) {
+            print("  the snapshot has no system keyspaces: the node needs its schema before it loads these tables")
+        }
+        print("  remove the commit logs of the old data (commitlog_directory), then start Cassandra")
+        if !o.failures.isEmpty { print("  do NOT start Cassandra until the failed files are restored: rerun this command") }
+    }
+
+    static func summary(_ o: Restorer.Outcome, plans: [RestorePlan], target: String) {
+        totals(o)
         for plan in plans {
             let node = plan.manifest.node
-            let root = "\(target)/\(node.hostID)"
+            let root = "\(target)/\(plan.directoryName)"
             print("")
             print(
                 "node \(node.hostname) (\(node.hostID)), \(node.datacenter)/\(node.rack), Cassandra \(node.cassandraVersion)"
+                    + (plan.directoryName == node.hostID.description ? "" : " → \(plan.directoryName)")
             )
             print("  initial_token: \(node.tokens.joined(separator: ","))")
-            if plan.entries.contains(where: { $0.path == "\(node.hostID)/schema.cql" }) {
-                print("  schema: \(root)/schema.cql (each table's schema.cql is beside its SSTables)")
+            if let name = node.cassandraClusterName {
+                print("  cluster_name: '\(name)' (cassandra.yaml must say the same)")
             }
+            let schemas = plan.entries.filter { $0.path.hasSuffix("/schema.cql") }.count
+            let systemKeyspaces = plan.manifest.tables.contains { $0.keyspace == "system" }
+            print(
+                "  schema: \(schemas) tables' schema.cql beside their SSTables"
+                    + (systemKeyspaces
+                        ? "; the system keyspaces are restored too (the whole schema for a node restart)"
+                        : "; no system keyspaces in this restore: create the schema before importing"))
             print("  into a running cluster: sstableloader -d <host> \(root)/<keyspace>/<table-dir>")
             print(
                 "  into a live table on this node (4.0+): nodetool import <keyspace> <table> \(root)/<keyspace>/<table-dir>"
@@ -140,6 +290,8 @@ enum RestoreOutput {
             var bytes: Int64
         }
         var target: String
+        var inPlace: Bool
+        var displacedTo: String?
         var downloadedFiles: Int
         var downloadedBytes: Int64
         var skippedFiles: Int
@@ -147,8 +299,9 @@ enum RestoreOutput {
         var failures: [Failure]
         var nodes: [Node]
 
-        init(_ o: Restorer.Outcome, plans: [RestorePlan], target: String) {
+        init(_ o: Restorer.Outcome, plans: [RestorePlan], target: String, inPlace: Bool = false) {
             self.target = target
+            self.inPlace = inPlace
             downloadedFiles = o.downloadedFiles
             downloadedBytes = o.downloadedBytes
             skippedFiles = o.skippedFiles
@@ -157,7 +310,8 @@ enum RestoreOutput {
             nodes = plans.map { p in
                 Node(
                     hostId: p.manifest.node.hostID.description, hostname: p.manifest.node.hostname,
-                    directory: "\(target)/\(p.manifest.node.hostID)", tokens: p.manifest.node.tokens,
+                    directory: inPlace ? target : "\(target)/\(p.directoryName)",
+                    tokens: p.manifest.node.tokens,
                     files: p.entries.count, bytes: p.totalBytes)
             }
         }
