@@ -26,6 +26,7 @@ NODE_FILES=${NODE_FILES:-32000}
 NODE_KIB=${NODE_KIB:-16}
 RSS_FILES=${RSS_FILES:-8}
 RSS_MIBS=${RSS_MIBS:-256 1024}
+RSS_SERVER=${RSS_SERVER:-rclone}    # rclone (disk-backed) or moto (in memory)
 LEVELS=${LEVELS:-4 8 16}          # cassnap --concurrency and rclone --transfers, each run at each
 SERVERS=${SERVERS:-moto rclone}   # moto_server, rclone serve s3
 PHASES=${PHASES:-mixed small rss}
@@ -45,9 +46,10 @@ HOST=6f1c2a4e-0c3b-4c1e-9d27-3a5b8e2f41c7
 CLUSTER=bench
 
 work=$(mktemp -d /tmp/cassnap-bench.XXXXXX)
-trap 'stop_servers; rm -rf "$work" "$CASSNAP_RUN_DIR"' EXIT
 results="$work/results.jsonl"
 : >"$results"
+# RESULTS_OUT=file keeps the raw JSON lines (one per timed command) after the run.
+trap '[ -z "${RESULTS_OUT:-}" ] || cp "$results" "$RESULTS_OUT"; stop_servers; rm -rf "$work" "$CASSNAP_RUN_DIR"' EXIT
 
 # Points cassnap (AWS_*) and rclone (remote "srv:") at one server.
 use_server() {
@@ -100,7 +102,7 @@ load_fixture() {
 # The restored tree must hold exactly the fixture's files and bytes.
 check_restore() {
     local label=$1 want_files=$2 want_bytes=$3 got
-    got=$(find "$work/restore" -type f -printf '%s\n' | awk '{n++; b+=$1} END {printf "%d %d", n, b}')
+    got=$(find "$work/restore" -type f -printf '%s\n' | awk '{n++; b+=$1} END {printf "%d %.0f", n, b}')
     [ "$got" = "$want_files $want_bytes" ] || die "$label restored '$got' (files bytes), want '$want_files $want_bytes'"
 }
 
@@ -143,21 +145,23 @@ restore_phase() {
     end_phase
 }
 
-# Peak RSS: RSS_FILES files restored all at once, at each size in RSS_MIBS, from moto.
+# Peak RSS: RSS_FILES files restored all at once, at each size in RSS_MIBS. From `rclone serve
+# s3` by default: it stores on disk, while moto keeps multipart uploads in memory (about twice
+# the bytes: 6 GB of RSS for a 3 GiB fixture), so 8 GiB in moto would risk the OOM killer.
 rss_phase() {
-    local mib total avail
+    local mib total avail server=$RSS_SERVER
     for mib in $RSS_MIBS; do
         total=$((RSS_FILES * mib))
         avail=$(df -Pm "$work" | awk 'NR==2 {print $4}')
-        # Fixture (deleted after upload) + moto's copy + the restore, with room to spare.
+        # Fixture (deleted after upload) + the server's copy + the restore, with room to spare.
         [ "$avail" -gt $((total * 3 + 2048)) ] || die "rss: $total MiB needs $((total * 3 + 2048)) MiB free in $work, $avail MiB are"
-        log "phase rss: $RSS_FILES x $mib MiB (df: $avail MiB free)"
+        log "phase rss: $RSS_FILES x $mib MiB from $server (df: $avail MiB free)"
         TAG="bench-rss-$mib"
         $FIXTURE "$work/fixture" --cluster "$CLUSTER" --host "$HOST" --tag "$TAG" --big "$RSS_FILES" --big-mib "$mib" >/dev/null
-        SERVERS=moto start_phase_servers
-        load_fixture moto "bench-rss" shallow
+        SERVERS=$server start_phase_servers
+        load_fixture "$server" "bench-rss" shallow
         rm -rf "$work/fixture"
-        use_server moto
+        use_server "$server"
         rm -rf "$work/restore"; mkdir -p "$work/restore"; sync
         log "rss/$mib: cassnap restore --concurrency $RSS_FILES"
         $MEASURE "rss/$mib/cassnap/$RSS_FILES" -- "$CASSNAP" restore "$TAG" --node "$HOST" --to "$work/restore" \
@@ -168,7 +172,7 @@ rss_phase() {
         $MEASURE "rss/$mib/rclone/$RSS_FILES" -- "$RCLONE" copy "srv:bench-rss/$CLUSTER/nodes/$HOST/data" \
             "$work/restore/$HOST" --transfers "$RSS_FILES" --config /dev/null >>"$results"
         check_restore "rss/$mib/rclone" "$RSS_FILES" $((RSS_FILES * mib << 20))
-        SERVERS=moto end_phase
+        SERVERS=$server end_phase
     done
 }
 
@@ -181,7 +185,7 @@ for phase in $PHASES; do
     esac
 done
 
-python3 - "$results" <<'PY'
+python3 - "$results" "$RSS_SERVER" <<'PY'
 import json, sys
 rows = {r["label"]: r for r in map(json.loads, open(sys.argv[1]))}
 bad = [k for k, r in rows.items() if r["exit"] != 0]
@@ -202,7 +206,7 @@ for phase, server, n in restores:
 rss = sorted({(int(k.split("/")[1]), int(k.split("/")[3])) for k in rows if k.startswith("rss/")})
 if rss:
     print()
-    print("Peak RSS, all files at once from moto")
+    print(f"Peak RSS, all files at once (from {sys.argv[2]})")
     print()
     print("| files x MiB | cassnap wall s | cassnap peak RSS MB | rclone wall s | rclone peak RSS MB |")
     print("|---|---|---|---|---|")
