@@ -12,7 +12,8 @@ enum HostIdentity {
         }
     }
 
-    static func resolve(configuration: AgentConfiguration, state: AgentState, logger: Logger) async throws -> HostID
+    static func resolve(configuration: AgentConfiguration, state: AgentState, logger: Logger) async throws
+        -> HostID
     {
         if let configured = configuration.hostID {
             let host = try HostID(configured)

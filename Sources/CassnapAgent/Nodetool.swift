@@ -22,7 +22,7 @@ struct Nodetool: Sendable {
         try await BlockingThreads.shared.run { try runBlocking(arguments) }
     }
 
-    func runBlocking(_ arguments: [String]) throws -> String {
+    private func runBlocking(_ arguments: [String]) throws -> String {
         let process = Process()
         if executable.contains("/") {
             process.executableURL = URL(fileURLWithPath: executable)

@@ -377,4 +377,3 @@ package final class ShipperStats: Sendable {
     let failed = Atomic<Int>(0)
     let collisions = Atomic<Int>(0)
 }
-

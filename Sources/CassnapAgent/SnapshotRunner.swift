@@ -45,7 +45,8 @@ struct SnapshotRunner: Sendable {
                 command: command, takenAt: takenAt, files: listing.files, logger: logger)
             _ = try await agent.store.put(
                 key: agent.keys.key(for: .nodeManifest(host: agent.host, tag: command.tag)),
-                source: .bytes(Array(manifest.encoded())), options: PutOptions(contentType: "application/json"))
+                source: .bytes(Array(manifest.encoded())),
+                options: PutOptions(contentType: "application/json"))
             if command.clearAfterUpload { await clear(command.tag, after: "upload") }
             let files = manifest.allFiles
             logger.info("Node manifest written", metadata: ["snapshot.files": "\(files.count)"])

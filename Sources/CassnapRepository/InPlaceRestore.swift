@@ -32,7 +32,9 @@ extension RestorePlan {
         let prefix = "\(directoryName)/"
         var plan = self
         plan.directoryName = name
-        plan.entries = entries.map { Entry(path: name + "/" + $0.path.dropFirst(prefix.count), file: $0.file) }
+        plan.entries = entries.map {
+            Entry(path: name + "/" + $0.path.dropFirst(prefix.count), file: $0.file)
+        }
         return plan
     }
 }
@@ -97,7 +99,9 @@ package enum InPlaceRestore {
         for table in plan.tableDirectories {
             var stack = [table]
             while let relative = stack.popLast() {
-                let names = (try? FileManager.default.contentsOfDirectory(atPath: dataDirectory + "/" + relative)) ?? []
+                let names =
+                    (try? FileManager.default.contentsOfDirectory(atPath: dataDirectory + "/" + relative))
+                    ?? []
                 for name in names.sorted() {
                     let path = relative + "/" + name
                     switch TargetDirectory.kind(dataDirectory + "/" + path) {
@@ -123,7 +127,8 @@ package enum InPlaceRestore {
         for file in files {
             let destination = aside + "/" + file
             try FileManager.default.createDirectory(
-                atPath: (destination as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
+                atPath: (destination as NSString).deletingLastPathComponent,
+                withIntermediateDirectories: true,
                 attributes: [.posixPermissions: 0o750])
             guard rename(dataDirectory + "/" + file, destination) == 0 else {
                 throw RepositoryError.unsafeTarget(

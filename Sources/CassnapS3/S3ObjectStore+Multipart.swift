@@ -72,7 +72,9 @@ extension S3ObjectStore {
         if let given = options.sha256 {
             sha256 = given.lowercased()
         } else {
-            sha256 = try await BlockingThreads.shared.run { try file.hash(sha256: true, md5: false).sha256!.hexString }
+            sha256 = try await BlockingThreads.shared.run {
+                try file.hash(sha256: true, md5: false).sha256!.hexString
+            }
         }
         let fullKey = objectKey(key)
         let sessionKey = "s3://\(configuration.bucket)/\(fullKey)"

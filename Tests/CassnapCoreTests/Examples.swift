@@ -53,7 +53,7 @@ enum Examples {
             .init(
                 fileName: "tokens.json", size: 161,
                 sha256: digest("c51e455b41df6c017327e16001dd064b8b6733faeaa69b23d9bd79c8079237d5"),
-                objectKey: keys.key(for: .nodeTokens(host: host, tag: tag))),
+                objectKey: keys.key(for: .nodeTokens(host: host, tag: tag)))
         ],
         tables: [
             .init(

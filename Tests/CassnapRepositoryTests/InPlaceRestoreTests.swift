@@ -14,7 +14,10 @@ struct InPlaceRestoreTests {
         #expect(plan.directoryName == "")
         #expect(plan.entries.count == node.manifest.allFiles.count - node.manifest.nodeFiles.count)
         #expect(plan.entries.contains { $0.path == "shop/legacy/nb-1-big-Data.db" })
-        #expect(plan.entries.contains { $0.path == "shop/orders-5a1c395eb41f11e59f22ba0be0483c18/.by_day/nb-3-big-Data.db" })
+        #expect(
+            plan.entries.contains {
+                $0.path == "shop/orders-5a1c395eb41f11e59f22ba0be0483c18/.by_day/nb-3-big-Data.db"
+            })
         #expect(!plan.entries.contains { $0.path.hasSuffix("tokens.json") })
         try await TemporaryDirectory.with { dir in
             let data = dir.appendingPathComponent("data").path
@@ -77,7 +80,10 @@ struct InPlaceRestoreTests {
                 idle.waitUntilExit()
             }
             let both = InPlaceRestore.holders(of: data.path)
-            #expect(both.contains { $0.pid == idle.processIdentifier && $0.evidence.contains("working directory") })
+            #expect(
+                both.contains {
+                    $0.pid == idle.processIdentifier && $0.evidence.contains("working directory")
+                })
         }
     }
 
@@ -94,7 +100,11 @@ struct InPlaceRestoreTests {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             }
             _ = try await Restorer(repository: node.repository).restore(
-                [RestorePlan(manifest: plan.manifest, keys: node.keys, filter: .init(tables: ["shop.legacy"])).inPlace()],
+                [
+                    RestorePlan(
+                        manifest: plan.manifest, keys: node.keys, filter: .init(tables: ["shop.legacy"])
+                    ).inPlace()
+                ],
                 into: data)
             for path in [
                 legacy + "/nb-9-big-Data.db", legacy + "/.nb-1-big-Index.db.cassnap-restore",
@@ -105,14 +115,17 @@ struct InPlaceRestoreTests {
             let foreign = InPlaceRestore.foreignFiles(of: plan, in: data)
             #expect(
                 foreign == [
-                    "shop/legacy/nb-9-big-Data.db", "shop/orders-5a1c395eb41f11e59f22ba0be0483c18/.by_day/nb-8-big-Data.db",
+                    "shop/legacy/nb-9-big-Data.db",
+                    "shop/orders-5a1c395eb41f11e59f22ba0be0483c18/.by_day/nb-8-big-Data.db",
                 ], "restored files, staging files and snapshots/ are not foreign")
 
-            let aside = try InPlaceRestore.displace(foreign, in: data, now: Date(timeIntervalSince1970: 1_700_000_000))
+            let aside = try InPlaceRestore.displace(
+                foreign, in: data, now: Date(timeIntervalSince1970: 1_700_000_000))
             #expect(aside == data + "/.cassnap-displaced-20231114T221320Z")
             #expect(InPlaceRestore.foreignFiles(of: plan, in: data).isEmpty)
             for file in foreign {
-                #expect(FileManager.default.contents(atPath: aside + "/" + file) == Data("newer".utf8), "\(file)")
+                #expect(
+                    FileManager.default.contents(atPath: aside + "/" + file) == Data("newer".utf8), "\(file)")
             }
         }
     }

@@ -140,7 +140,7 @@ struct PruneTests {
     /// retained snapshot passes a deep verify. Seeded, 25 histories of up to 12 steps.
     @Test(arguments: 0..<25)
     func aReferencedObjectIsNeverDeleted(seed: Int) async throws {
-        var random = SplitMix(seed: UInt64(seed) &* 0x9E37_79B9 &+ 1)
+        var random = SeededGenerator(seed: UInt64(seed) &* 0x9E37_79B9 &+ 1)
         let history = History()
         var live: [Int: String] = [:]
         var generation = 0
@@ -188,18 +188,5 @@ struct PruneTests {
                 )
             }
         }
-    }
-}
-
-/// A small deterministic generator for the random histories.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

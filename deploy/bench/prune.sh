@@ -16,14 +16,7 @@ PRUNE_BYTES=${PRUNE_BYTES:-512}
 KEPT_FILES=${KEPT_FILES:-16}
 UPLOAD_TRANSFERS=${UPLOAD_TRANSFERS:-8}
 
-install_system_packages
-install_python_tools
-if [ -z "${SKIP_BUILD:-}" ]; then
-    log "building cassnap (release)"
-    swift build -c release --product cassnap --scratch-path .build-release >/dev/null
-fi
-CASSNAP="$PWD/.build-release/release/cassnap"
-MEASURE="python3 $PWD/deploy/bench/measure.py"
+bench_setup
 HOST=6f1c2a4e-0c3b-4c1e-9d27-3a5b8e2f41c7
 CLUSTER=bench TAG=bench-prune BUCKET=bench-prune
 

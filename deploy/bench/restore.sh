@@ -32,15 +32,7 @@ SERVERS=${SERVERS:-moto rclone}   # moto_server, rclone serve s3
 PHASES=${PHASES:-mixed small rss}
 UPLOAD_TRANSFERS=${UPLOAD_TRANSFERS:-8}
 
-install_system_packages
-install_python_tools
-if [ -z "${SKIP_BUILD:-}" ]; then
-    log "building cassnap (release)"
-    swift build -c release --product cassnap --scratch-path .build-release >/dev/null
-fi
-CASSNAP="$PWD/.build-release/release/cassnap"
-RCLONE="$CASSNAP_VENV/bin/rclone"
-MEASURE="python3 $PWD/deploy/bench/measure.py"
+bench_setup
 FIXTURE="python3 $PWD/deploy/bench/restore-fixture.py"
 HOST=6f1c2a4e-0c3b-4c1e-9d27-3a5b8e2f41c7
 CLUSTER=bench

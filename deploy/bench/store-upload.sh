@@ -17,13 +17,7 @@ PARALLEL_FILES=${PARALLEL_FILES:-8}
 PARALLEL_MIB=${PARALLEL_MIB:-1024}
 TRANSFERS=${TRANSFERS:-4}
 
-install_system_packages
-install_python_tools
-log "building cassnap (release)"
-swift build -c release --product cassnap --scratch-path .build-release >/dev/null
-CASSNAP="$PWD/.build-release/release/cassnap"
-RCLONE="$CASSNAP_VENV/bin/rclone"
-MEASURE="python3 $PWD/deploy/bench/measure.py"
+bench_setup
 
 work=$(mktemp -d /tmp/cassnap-bench.XXXXXX)
 trap 'stop_servers; rm -rf "$work" "$CASSNAP_RUN_DIR"' EXIT

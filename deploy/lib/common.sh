@@ -168,3 +168,17 @@ stop_servers() {
     done
     _cassnap_pids=()
 }
+
+# Benchmarks: the servers' tools and a release `cassnap` (SKIP_BUILD=1 reuses the last build).
+# Sets CASSNAP, RCLONE and MEASURE.
+bench_setup() {
+    install_system_packages
+    install_python_tools
+    if [ -z "${SKIP_BUILD:-}" ]; then
+        log "building cassnap (release)"
+        swift build -c release --product cassnap --scratch-path .build-release >/dev/null
+    fi
+    CASSNAP="$PWD/.build-release/release/cassnap"
+    RCLONE="$CASSNAP_VENV/bin/rclone"
+    MEASURE="python3 $PWD/deploy/bench/measure.py"
+}

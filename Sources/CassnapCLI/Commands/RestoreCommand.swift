@@ -43,7 +43,9 @@ struct RestoreCommand: AsyncParsableCommand {
             throw ValidationError("--in-place restores one node: give exactly one --node")
         }
         if force && inPlace == nil { throw ValidationError("--force goes with --in-place") }
-        if !hostMap.isEmpty && inPlace != nil { throw ValidationError("--host-map goes with --to, not --in-place") }
+        if !hostMap.isEmpty && inPlace != nil {
+            throw ValidationError("--host-map goes with --to, not --in-place")
+        }
         for t in table where t.split(separator: ".").count != 2 {
             throw ValidationError("--table \(t.debugDescription) is not keyspace.table")
         }
@@ -99,11 +101,13 @@ struct RestoreCommand: AsyncParsableCommand {
                 plans, into: target, onProgress: { if live { RestoreOutput.progress($0) } })
             if live { FileHandle.standardError.write(Data("\n".utf8)) }
             if json {
-                var report = RestoreOutput.Report(outcome, plans: plans, target: target, inPlace: inPlace != nil)
+                var report = RestoreOutput.Report(
+                    outcome, plans: plans, target: target, inPlace: inPlace != nil)
                 report.displacedTo = displaced
                 print(try JSONOutput.pretty(report))
             } else if inPlace != nil {
-                RestoreOutput.inPlaceSummary(outcome, plan: plans[0], dataDirectory: target, displaced: displaced)
+                RestoreOutput.inPlaceSummary(
+                    outcome, plan: plans[0], dataDirectory: target, displaced: displaced)
             } else {
                 RestoreOutput.summary(outcome, plans: plans, target: target)
             }
@@ -128,7 +132,8 @@ extension RestoreCommand {
         guard !foreign.isEmpty else { return nil }
         guard force else {
             throw CLIError(
-                message: "--in-place \(dataDirectory): \(foreign.count) files in the restored tables' directories "
+                message:
+                    "--in-place \(dataDirectory): \(foreign.count) files in the restored tables' directories "
                     + "are not in the snapshot, e.g. \(foreign.prefix(3).joined(separator: ", ")); "
                     + "Cassandra would load them beside the restored SSTables. Move them away, or add --force "
                     + "to move them into \(dataDirectory)/.cassnap-displaced-<time>/ (nothing is deleted)",
@@ -146,13 +151,15 @@ enum HostMap {
         var pairs: [(source: String, old: String, new: String)] = []
         for value in values {
             if let eq = value.firstIndex(of: "=") {
-                pairs.append(("--host-map \(value)", String(value[..<eq]), String(value[value.index(after: eq)...])))
+                pairs.append(
+                    ("--host-map \(value)", String(value[..<eq]), String(value[value.index(after: eq)...])))
                 continue
             }
             let text: String
             do { text = try String(contentsOfFile: value, encoding: .utf8) } catch {
                 throw CLIError(
-                    message: "--host-map \(value.debugDescription) is neither OLD=NEW nor a readable CSV file",
+                    message:
+                        "--host-map \(value.debugDescription) is neither OLD=NEW nor a readable CSV file",
                     exitCode: ExitCodes.usage)
             }
             for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
@@ -164,22 +171,25 @@ enum HostMap {
                         message: "\(value):\(n + 1): expected OLD,NEW, found \(trimmed.debugDescription)",
                         exitCode: ExitCodes.usage)
                 }
-                pairs.append((
-                    "\(value):\(n + 1)", fields[0].trimmingCharacters(in: .whitespaces),
-                    fields[1].trimmingCharacters(in: .whitespaces)
-                ))
+                pairs.append(
+                    (
+                        "\(value):\(n + 1)", fields[0].trimmingCharacters(in: .whitespaces),
+                        fields[1].trimmingCharacters(in: .whitespaces)
+                    ))
             }
         }
         var map: [HostID: String] = [:]
         var used: [String: String] = [:]
         for pair in pairs {
             guard !pair.old.isEmpty, !pair.new.isEmpty else {
-                throw CLIError(message: "\(pair.source): OLD and NEW must both be given", exitCode: ExitCodes.usage)
+                throw CLIError(
+                    message: "\(pair.source): OLD and NEW must both be given", exitCode: ExitCodes.usage)
             }
             let host = try resolveNodes([pair.old], in: record).first!
             if let earlier = map[host], earlier != pair.new {
                 throw CLIError(
-                    message: "\(pair.source): \(pair.old) is already mapped to \(earlier)", exitCode: ExitCodes.usage)
+                    message: "\(pair.source): \(pair.old) is already mapped to \(earlier)",
+                    exitCode: ExitCodes.usage)
             }
             if let other = used[pair.new], other != host.description {
                 throw CLIError(
@@ -191,6 +201,12 @@ enum HostMap {
         }
         return map
     }
+}
+
+extension RestorePlan {
+    /// Whether this restore brings back the `system` keyspace, where a node keeps its schema
+    /// before 4.0 and its identity in every release.
+    var restoresSystemKeyspace: Bool { tableDirectories.contains { $0.hasPrefix("system/") } }
 }
 
 enum TargetPath {
@@ -233,11 +249,15 @@ enum RestoreOutput {
         print("  before starting Cassandra, in cassandra.yaml:")
         print("    initial_token: \(node.tokens.joined(separator: ","))")
         if let name = node.cassandraClusterName { print("    cluster_name: '\(name)'") }
-        if !plan.manifest.tables.contains(where: { $0.keyspace == "system" }) {
-            print("  the snapshot has no system keyspaces: the node needs its schema before it loads these tables")
+        if !plan.restoresSystemKeyspace {
+            print(
+                "  the snapshot has no system keyspaces: the node needs its schema before it loads these tables"
+            )
         }
         print("  remove the commit logs of the old data (commitlog_directory), then start Cassandra")
-        if !o.failures.isEmpty { print("  do NOT start Cassandra until the failed files are restored: rerun this command") }
+        if !o.failures.isEmpty {
+            print("  do NOT start Cassandra until the failed files are restored: rerun this command")
+        }
     }
 
     static func summary(_ o: Restorer.Outcome, plans: [RestorePlan], target: String) {
@@ -255,7 +275,7 @@ enum RestoreOutput {
                 print("  cluster_name: '\(name)' (cassandra.yaml must say the same)")
             }
             let schemas = plan.entries.filter { $0.path.hasSuffix("/schema.cql") }.count
-            let systemKeyspaces = plan.manifest.tables.contains { $0.keyspace == "system" }
+            let systemKeyspaces = plan.restoresSystemKeyspace
             print(
                 "  schema: \(schemas) tables' schema.cql beside their SSTables"
                     + (systemKeyspaces
