@@ -123,7 +123,7 @@ import Testing
             let log = CapturedLog()
             let agent = try await Agent.build(configuration: node.configuration, logger: log.logger())
             try await AgentTestSupport.withRunningAgent(agent) {
-                let fromListing = await AgentTestSupport.waitUntil(timeout: 30) {
+                let fromListing = await AgentTestSupport.waitUntil(timeout: 120) {
                     log.records(Self.skipMessage).count >= listed.count
                 }
                 #expect(fromListing)
@@ -133,7 +133,7 @@ import Testing
                 let created = try Self.makeOddEntries(in: node.snapshot, suffix: "7")
                 let inNewDirectory = try Self.makeOddEntries(in: later, suffix: "8")
                 let all = listed + created + inNewDirectory
-                let fromEvents = await AgentTestSupport.waitUntil(timeout: 30) {
+                let fromEvents = await AgentTestSupport.waitUntil(timeout: 120) {
                     Set(log.records(Self.skipMessage).compactMap { $0.metadata["file.path"] })
                         .isSuperset(of: all.map(\.path))
                 }

@@ -57,7 +57,7 @@ struct ClusterSnapshotTests {
         try await InProcessCoordinator.with { coordinator, store in
             let nodes = try await SimulatedNode.joined(3, to: coordinator, store: store)
             let created = try await coordinator.admin.createSnapshot(
-                .init(delaySeconds: 0.5, deadlineSeconds: 4))
+                .init(delaySeconds: 0.5, deadlineSeconds: 10))
             // Both reporting nodes get their command before either uploads: fetched one after the
             // other, a loaded machine could let the deadline pass before node2 even asked (the
             // flake of issue 11 was this test, not the coordinator).
@@ -153,7 +153,7 @@ struct ClusterSnapshotTests {
             let first = try await coordinator.admin.createSnapshot(.init(delaySeconds: 0.5, tag: "one"))
             for node in nodes { try await node.takeSnapshot() }
             let second = try await coordinator.admin.createSnapshot(
-                .init(delaySeconds: 0.5, tag: "two", deadlineSeconds: 1))
+                .init(delaySeconds: 0.5, tag: "two", deadlineSeconds: 10))
             try await nodes[0].takeSnapshot()
             try await eventually("both records settled in the bucket") {
                 let keys = try ObjectKeys(prefix: "", cluster: ClusterName(clusterName))
