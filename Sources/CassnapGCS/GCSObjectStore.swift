@@ -94,6 +94,34 @@ package final class GCSObjectStore: ObjectStore {
         return object.info(key: key)
     }
 
+    package func read(key: String, into target: ReadTarget) async throws -> ObjectRead {
+        try validateObjectKey(key)
+        let sink = ReadSink(target)
+        var headers: [(name: String, value: String)] = []
+        if let range = target.range {
+            guard !range.isEmpty else { return try sink.finish(path: key) }
+            headers.append(("Range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)"))
+        }
+        let response: HTTPResponse
+        do {
+            response = try await send(
+                HTTPRequest(
+                    method: "GET", url: url(objectPath(key), [("alt", "media")]), headers: headers,
+                    sink: .stream(sink.write)))
+        } catch {
+            _ = try sink.finish(path: key)  // a local write failure is the real cause
+            throw error
+        }
+        guard response.status == 200 || response.status == 206 else { throw await failure(response, key: key) }
+        let read = try sink.finish(path: key)
+        if let range = target.range, read.bytes != Int64(range.count) {
+            throw ObjectStoreError.transient(
+                store: displayName,
+                detail: "get \(key): asked for \(range.count) bytes from \(range.lowerBound), got \(read.bytes)")
+        }
+        return read
+    }
+
     /// Checks the downloaded bytes against the strongest checksum the object carries: our
     /// SHA-256 metadata, else GCS's MD5 (absent for composite objects), else its CRC32C.
     private func verifyDownload(fd: Int32, path: String, object: GCSObjectResource, key: String) throws {

@@ -23,6 +23,9 @@ package struct HTTPRequest: Sendable {
     package enum Sink: Sendable {
         case memory(limit: Int)
         case file(fd: Int32)
+        /// Each chunk as it arrives, on the transfer's thread; answering false aborts the
+        /// transfer (a local write failed). Object stores write and hash through this.
+        case stream(@Sendable (UnsafeRawBufferPointer) -> Bool)
     }
 
     package var method: String
@@ -52,7 +55,7 @@ package struct HTTPResponse: Sendable {
     /// Header names are lower-cased; a repeated header keeps its last value.
     package var headers: [String: String]
     package var body: [UInt8]
-    /// Bytes written to a `.file` sink.
+    /// Bytes written to a `.file` or `.stream` sink.
     package var bytesWritten: Int64
 
     package func header(_ name: String) -> String? { headers[name.lowercased()] }

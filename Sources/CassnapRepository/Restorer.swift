@@ -9,16 +9,24 @@ import Foundation
 
 /// Downloads restore plans into a target directory: checks everything before writing anything
 /// (names, symlinks on the way, free space), then downloads in parallel, each file into a
-/// staging name beside its final one, checked against the manifest's size and SHA-256, and only
-/// then renamed into place (the store has already fsynced it; the directory is fsynced after).
+/// staging name beside its final one, checked against the manifest's size and SHA-256, fsynced,
+/// and only then renamed into place; each directory written is fsynced once at the end.
 /// A rerun skips every file already in place with the right size and SHA-256, so a restore
-/// killed at any point resumes. Memory does not grow with file sizes: stores stream to files.
+/// killed at any point resumes.
+///
+/// Speed: a file is one GET whose bytes are hashed as they arrive (no second read), and a file
+/// of `rangeThreshold` bytes or more is fetched as `partSize` ranges in parallel, written in
+/// place with `pwrite` and hashed once complete. Small and large files share the same
+/// `concurrency` transfers. Memory does not grow with file sizes: bytes stream to disk.
 package struct Restorer: Sendable {
     package let repository: Repository
-    /// Downloads at once.
+    /// Transfers at once (whole files and ranges of large ones).
     package var concurrency: Int
+    /// Files this large are fetched in ranges.
+    package var rangeThreshold: Int64 = 64 << 20
+    package var partSize: Int64 = 16 << 20
 
-    package init(repository: Repository, concurrency: Int = 4) {
+    package init(repository: Repository, concurrency: Int = 8) {
         self.repository = repository
         self.concurrency = max(1, concurrency)
     }
@@ -81,28 +89,10 @@ package struct Restorer: Sendable {
             files: outcome.skippedFiles, totalFiles: entries.count, bytes: outcome.skippedBytes,
             totalBytes: entries.reduce(0) { $0 + $1.file.size }, startedAt: started)
         onProgress(progress)
-        let store = repository.store
-        try await withThrowingTaskGroup(of: (RestorePlan.Entry, String?).self) { group in
-            var next = pending.makeIterator()
-            func startOne() -> Bool {
-                guard let entry = next.next() else { return false }
-                group.addTask { (entry, try await Self.download(entry, under: directory, from: store)) }
-                return true
-            }
-            for _ in 0..<concurrency where !startOne() { break }
-            while let (entry, failure) = try await group.next() {
-                if let failure {
-                    outcome.failures.append(
-                        Failure(path: entry.path, objectKey: entry.file.objectKey, reason: failure))
-                } else {
-                    outcome.downloadedFiles += 1
-                    outcome.downloadedBytes += entry.file.size
-                    progress.bytes += entry.file.size
-                }
-                progress.files += 1
-                onProgress(progress)
-                _ = startOne()
-            }
+        try await download(pending, under: directory, outcome: &outcome) { entry, failure in
+            if failure == nil { progress.bytes += entry.file.size }
+            progress.files += 1
+            onProgress(progress)
         }
         outcome.failures.sort { $0.path < $1.path }
         outcome.seconds = Date().timeIntervalSince(started)
@@ -121,51 +111,216 @@ package struct Restorer: Sendable {
         return (try? Digest.hashFile(.sha256, fd: fd).hexString) == entry.file.sha256.hex
     }
 
-    /// One file: nil when it is in place and verified, otherwise why not (nothing is left
-    /// under its final name then).
-    private static func download(
-        _ entry: RestorePlan.Entry, under directory: TargetDirectory, from store: any ObjectStore
-    ) async throws -> String? {
-        try Task.checkCancellation()
-        let parent: String
-        do { parent = try directory.createParents(of: entry.path) } catch { return "\(error)" }
-        let name = String(entry.path.split(separator: "/").last!)
-        let final = parent + "/" + name
-        let staging = parent + "/.\(name).cassnap-restore"
-        defer { unlink(staging) }
-        let info: ObjectInfo
-        do { info = try await store.get(key: entry.file.objectKey, to: staging) } catch {
-            return "download failed: \(error)"
-        }
-        guard info.size == entry.file.size else {
-            return "the object has \(info.size) bytes, the manifest says \(entry.file.size)"
-        }
-        // The store checked the bytes against the SHA-256 it holds; where it holds none, hash
-        // the staged file (just written, so read from the page cache).
-        let sha: String
-        if let held = info.sha256 {
-            sha = held
-        } else {
-            let fd = open(staging, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { return "cannot read back \(staging)" }
-            defer { close(fd) }
-            guard let hashed = try? Digest.hashFile(.sha256, fd: fd).hexString else {
-                return "cannot read back \(staging)"
+    /// One file being restored: its staging file, open for the transfers that fill it.
+    private struct Staged: Sendable {
+        var entry: RestorePlan.Entry
+        var directory: String
+        var name: String
+        var fd: Int32
+        var staging: String { directory + "/.\(name).cassnap-restore" }
+        var final: String { directory + "/" + name }
+    }
+
+    /// A unit of work for one transfer slot.
+    private enum Step: Sendable {
+        /// A whole file in one GET, hashed as it streams.
+        case whole(Staged)
+        /// One range of a large file.
+        case part(Staged, Range<Int64>)
+    }
+
+    /// Runs the transfers, at most `concurrency` at a time; `done` is called once per file.
+    private func download(
+        _ entries: [RestorePlan.Entry], under directory: TargetDirectory, outcome: inout Outcome,
+        done: (RestorePlan.Entry, String?) -> Void
+    ) async throws {
+        let store = repository.store
+        var steps: [Step] = []
+        var queued = entries[...]
+        var knownDirectories: Set<String> = []
+        var partsLeft: [String: Int] = [:]  // by entry path, for ranged files
+        var partFailure: [String: String] = [:]
+        var written: Set<String> = []
+
+        /// Opens the next file's staging file and queues its steps; false when none is left.
+        func stageNext() -> Bool {
+            guard let entry = queued.popFirst() else { return false }
+            let staged: Staged
+            do { staged = try stage(entry, under: directory, known: &knownDirectories) } catch {
+                outcome.failures.append(
+                    Failure(path: entry.path, objectKey: entry.file.objectKey, reason: "\(error)"))
+                done(entry, "\(error)")
+                return true
             }
-            sha = hashed
+            let size = entry.file.size
+            if size >= rangeThreshold {
+                var start: Int64 = 0
+                var count = 0
+                while start < size {
+                    let end = min(size, start + partSize)
+                    steps.append(.part(staged, start..<end))
+                    start = end
+                    count += 1
+                }
+                partsLeft[entry.path] = count
+            } else {
+                steps.append(.whole(staged))
+            }
+            return true
         }
-        guard sha == entry.file.sha256.hex else {
-            return
-                "the object's SHA-256 is \(sha), the manifest says \(entry.file.sha256.hex): corrupt or replaced"
+        func finished(_ staged: Staged, _ failure: String?) {
+            if let failure {
+                outcome.failures.append(
+                    Failure(path: staged.entry.path, objectKey: staged.entry.file.objectKey, reason: failure))
+            } else {
+                outcome.downloadedFiles += 1
+                outcome.downloadedBytes += staged.entry.file.size
+                written.insert(staged.directory)
+            }
+            done(staged.entry, failure)
         }
-        guard TargetDirectory.kind(final) != .symlink, rename(staging, final) == 0 else {
-            return "cannot move into place: \(String(cString: strerror(errno)))"
+
+        try await withThrowingTaskGroup(of: (Step, String?).self) { group in
+            var running = 0
+            func startSome() {
+                while running < concurrency {
+                    if steps.isEmpty && !stageNext() { return }
+                    guard !steps.isEmpty else { continue }
+                    let step = steps.removeFirst()
+                    running += 1
+                    group.addTask {
+                        switch step {
+                        case .whole(let staged):
+                            return (step, await Self.fetchWhole(staged, from: store))
+                        case .part(let staged, let range):
+                            return (step, await Self.fetchPart(staged, range, from: store))
+                        }
+                    }
+                }
+            }
+            startSome()
+            while let (step, failure) = try await group.next() {
+                running -= 1
+                switch step {
+                case .whole(let staged):
+                    finished(staged, failure)
+                case .part(let staged, _):
+                    let path = staged.entry.path
+                    if let failure, partFailure[path] == nil { partFailure[path] = failure }
+                    partsLeft[path, default: 1] -= 1
+                    if partsLeft[path] == 0 {
+                        partsLeft[path] = nil
+                        let failure = partFailure.removeValue(forKey: path)
+                        // The hash needs every byte: read back once (from the page cache).
+                        if let failure {
+                            finished(staged, Self.discard(staged, because: failure))
+                        } else {
+                            finished(staged, await Self.completeOffThread(staged, sha256: nil))
+                        }
+                    }
+                }
+                startSome()
+            }
         }
-        let dirfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dirfd >= 0 {
-            fsync(dirfd)
-            close(dirfd)
+        // The renames are durable once their directories are.
+        let directories = written
+        try? await BlockingThreads.shared.run {
+            for path in directories {
+                let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                if fd >= 0 {
+                    fsync(fd)
+                    close(fd)
+                }
+            }
+        }
+    }
+
+    /// Creates the parents of `entry` (once per directory) and its empty staging file.
+    private func stage(_ entry: RestorePlan.Entry, under directory: TargetDirectory, known: inout Set<String>)
+        throws -> Staged
+    {
+        let relativeParent = entry.path.split(separator: "/").dropLast().joined(separator: "/")
+        let parent: String
+        if known.contains(relativeParent) {
+            parent = relativeParent.isEmpty ? directory.root : directory.root + "/" + relativeParent
+        } else {
+            parent = try directory.createParents(of: entry.path)
+            known.insert(relativeParent)
+        }
+        let name = String(entry.path.split(separator: "/").last!)
+        var staged = Staged(entry: entry, directory: parent, name: name, fd: -1)
+        let fd = open(staged.staging, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o640)
+        guard fd >= 0 else {
+            throw RepositoryError.unsafeTarget(
+                path: staged.staging, detail: "cannot create: \(String(cString: strerror(errno)))")
+        }
+        staged.fd = fd
+        return staged
+    }
+
+    private static func fetchWhole(_ staged: Staged, from store: any ObjectStore) async -> String? {
+        let read: ObjectRead
+        do { read = try await store.read(key: staged.entry.file.objectKey, into: ReadTarget(fd: staged.fd)) } catch {
+            return discard(staged, because: "download failed: \(error)")
+        }
+        guard read.bytes == staged.entry.file.size else {
+            return discard(
+                staged, because: "the object has \(read.bytes) bytes, the manifest says \(staged.entry.file.size)")
+        }
+        return await completeOffThread(staged, sha256: read.sha256)
+    }
+
+    /// `complete` on a thread of its own: hashing and fsync block.
+    private static func completeOffThread(_ staged: Staged, sha256: String?) async -> String? {
+        // `run` throws only what the work throws, and `complete` does not.
+        (try? await BlockingThreads.shared.run { complete(staged, sha256: sha256) }) ?? nil
+    }
+
+    private static func fetchPart(_ staged: Staged, _ range: Range<Int64>, from store: any ObjectStore) async
+        -> String?
+    {
+        do {
+            _ = try await store.read(
+                key: staged.entry.file.objectKey,
+                into: ReadTarget(fd: staged.fd, offset: range.lowerBound, range: range, hash: false))
+            return nil
+        } catch {
+            return "download failed (bytes \(range.lowerBound)-\(range.upperBound - 1)): \(error)"
+        }
+    }
+
+    /// Checks the staged bytes (hashing them when `sha256` is nil), fsyncs and renames them into
+    /// place; nil when done, else why not (the staging file is removed then).
+    private static func complete(_ staged: Staged, sha256: String?) -> String? {
+        let expected = staged.entry.file
+        var st = stat()
+        guard fstat(staged.fd, &st) == 0, Int64(st.st_size) == expected.size else {
+            return discard(staged, because: "the download has \(st.st_size) bytes, the manifest says \(expected.size)")
+        }
+        guard let sha = sha256 ?? (try? Digest.hashFile(.sha256, fd: staged.fd).hexString) else {
+            return discard(staged, because: "cannot read back \(staged.staging)")
+        }
+        guard sha == expected.sha256.hex else {
+            return discard(
+                staged,
+                because: "the object's SHA-256 is \(sha), the manifest says \(expected.sha256.hex): corrupt or replaced")
+        }
+        guard fsync(staged.fd) == 0 else {
+            return discard(staged, because: "fsync failed: \(String(cString: strerror(errno)))")
+        }
+        close(staged.fd)
+        guard TargetDirectory.kind(staged.final) != .symlink, rename(staged.staging, staged.final) == 0 else {
+            let reason = "cannot move into place: \(String(cString: strerror(errno)))"
+            unlink(staged.staging)
+            return reason
         }
         return nil
+    }
+
+    /// Closes and removes a staging file that will not be completed; returns `reason`.
+    private static func discard(_ staged: Staged, because reason: String) -> String {
+        close(staged.fd)
+        unlink(staged.staging)
+        return reason
     }
 }

@@ -39,9 +39,7 @@ package struct SnapshotVerification: Sendable {
 extension Repository {
     /// Checks the manifests of `record`'s complete nodes (all, or those in `only`): each object
     /// exists with the listed size (one listing per directory), and with `deep` its content's
-    /// SHA-256 matches the manifest. Deep checks download each object into a scratch directory
-    /// one at a time per worker and delete it at once, so disk use stays at `concurrency`
-    /// objects.
+    /// SHA-256 matches the manifest, streamed and hashed without writing to disk.
     package func verify(
         _ record: ClusterSnapshotRecord, only: Set<HostID>? = nil, deep: Bool = false, concurrency: Int = 4
     ) async throws -> SnapshotVerification {
@@ -72,39 +70,34 @@ extension Repository {
         return SnapshotVerification(record: record, nodes: nodes, deep: deep)
     }
 
-    /// Downloads each file and compares its SHA-256 with the manifest's.
+    /// Streams each file and compares its SHA-256 with the manifest's. The bytes go to
+    /// `/dev/null` as they are hashed: nothing is written to disk, and memory stays at one
+    /// transfer buffer per worker.
     package func checkContents(of files: [NodeManifest.File], concurrency: Int) async throws
         -> [ObjectProblem]
     {
-        let scratch = NSTemporaryDirectory() + "/cassnap-verify-\(UUID().uuidString)"
-        try? FileManager.default.createDirectory(
-            atPath: scratch, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let sink = open("/dev/null", O_WRONLY | O_CLOEXEC)
+        guard sink >= 0 else {
+            throw RepositoryError.unsafeTarget(path: "/dev/null", detail: String(cString: strerror(errno)))
+        }
+        defer { close(sink) }
         let store = self.store
         var problems: [ObjectProblem] = []
         try await withThrowingTaskGroup(of: ObjectProblem?.self) { group in
-            var next = files.enumerated().makeIterator()
+            var next = files.makeIterator()
             func startOne() -> Bool {
-                guard let (i, file) = next.next() else { return false }
+                guard let file = next.next() else { return false }
                 group.addTask {
-                    let path = scratch + "/\(i)"
-                    defer { unlink(path) }
-                    let info: ObjectInfo
-                    do { info = try await store.get(key: file.objectKey, to: path) } catch let error
+                    let read: ObjectRead
+                    do { read = try await store.read(key: file.objectKey, into: ReadTarget(fd: sink)) } catch let error
                         as ObjectStoreError where !error.isRetryable || Self.isChecksumMismatch(error)
                     {
                         return error.isNotFound
                             ? ObjectProblem(file: file, kind: .missing)
                             : ObjectProblem(file: file, kind: .unreadable(detail: error.description))
                     }
-                    let sha: String
-                    if let held = info.sha256 {
-                        sha = held
-                    } else {
-                        let fd = open(path, O_RDONLY | O_CLOEXEC)
-                        defer { close(fd) }
-                        sha = try Digest.hashFile(.sha256, fd: fd).hexString
-                    }
+                    if read.bytes != file.size { return ObjectProblem(file: file, kind: .wrongSize(actual: read.bytes)) }
+                    let sha = read.sha256 ?? ""
                     return sha == file.sha256.hex
                         ? nil : ObjectProblem(file: file, kind: .wrongChecksum(actual: sha))
                 }

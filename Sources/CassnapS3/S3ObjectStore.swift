@@ -98,6 +98,40 @@ package struct S3ObjectStore: ObjectStore {
         }
     }
 
+    package func read(key: String, into target: ReadTarget) async throws -> ObjectRead {
+        try validateObjectKey(key)
+        let sink = ReadSink(target)
+        var headers: [(name: String, value: String)] = []
+        if let range = target.range {
+            guard !range.isEmpty else { return try sink.finish(path: key) }
+            headers.append(("Range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)"))
+        }
+        let response: HTTPResponse
+        do {
+            response = try await send(
+                S3Request(method: "GET", key: objectKey(key), headers: headers, sink: .stream(sink.write)))
+        } catch {
+            _ = try sink.finish(path: key)  // a local write failure is the real cause
+            throw self.error(for: error, key: key, operation: "get")
+        }
+        guard response.status == 200 || response.status == 206 else {
+            throw error(for: response, key: key, operation: "get")
+        }
+        bucketConfirmed.set()
+        let read = try sink.finish(path: key)
+        let expected = response.header("content-length").flatMap(Int64.init)
+        if let expected, expected != read.bytes {
+            throw ObjectStoreError.transient(
+                store: displayName, detail: "get \(key): received \(read.bytes) of \(expected) bytes")
+        }
+        if let range = target.range, read.bytes != Int64(range.count) {
+            throw ObjectStoreError.transient(
+                store: displayName,
+                detail: "get \(key): asked for \(range.count) bytes from \(range.lowerBound), got \(read.bytes)")
+        }
+        return read
+    }
+
     package func list(prefix: String) async throws -> [ObjectInfo] {
         var result: [ObjectInfo] = []
         try await listPages(prefix: prefix) { result += $0 }

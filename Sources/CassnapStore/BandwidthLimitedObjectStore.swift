@@ -29,6 +29,9 @@ package struct BandwidthLimitedObjectStore: ObjectStore {
     package func get(key: String, to localPath: String) async throws -> ObjectInfo {
         try await base.get(key: key, to: localPath)
     }
+    package func read(key: String, into target: ReadTarget) async throws -> ObjectRead {
+        try await base.read(key: key, into: target)
+    }
     package func list(prefix: String) async throws -> [ObjectInfo] { try await base.list(prefix: prefix) }
     package func listPages(prefix: String, _ page: ([ObjectInfo]) async throws -> Void) async throws {
         try await base.listPages(prefix: prefix, page)

@@ -33,6 +33,9 @@ package struct ConcurrencyLimitedObjectStore: ObjectStore {
     package func get(key: String, to localPath: String) async throws -> ObjectInfo {
         try await limited { try await base.get(key: key, to: localPath) }
     }
+    package func read(key: String, into target: ReadTarget) async throws -> ObjectRead {
+        try await limited { try await base.read(key: key, into: target) }
+    }
     package func list(prefix: String) async throws -> [ObjectInfo] {
         try await limited { try await base.list(prefix: prefix) }
     }

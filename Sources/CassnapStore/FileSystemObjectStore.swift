@@ -181,6 +181,38 @@ package struct FileSystemObjectStore: ObjectStore {
         return ObjectInfo(key: key, size: copied, sha256: sha, lastModified: info.lastModified)
     }
 
+    package func read(key: String, into target: ReadTarget) async throws -> ObjectRead {
+        try checkKey(key)
+        let opened = try beneath.inParent(of: key, key: key, create: false) { dir, name, path in
+            try beneath.openFile(dir, name, path: path, key: key)
+        }
+        guard let input = opened ?? nil else { throw ObjectStoreError.notFound(store: displayName, key: key) }
+        defer { close(input) }
+        let sink = ReadSink(target)
+        let chunk = Digest.fileBufferSize
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
+        defer { buffer.deallocate() }
+        var position = target.range?.lowerBound ?? 0
+        let end = target.range?.upperBound ?? .max
+        while position < end {
+            let n = pread(input, buffer.baseAddress, Int(min(Int64(chunk), end - position)), off_t(position))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw beneath.localError(root + "/" + key, "read failed")
+            }
+            if n == 0 { break }
+            guard sink.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) else { break }
+            position += Int64(n)
+        }
+        let read = try sink.finish(path: "the read target of \(key)")
+        if let range = target.range, read.bytes != Int64(range.count) {
+            throw ObjectStoreError.localFile(
+                path: root + "/" + key,
+                reason: "asked for \(range.count) bytes from \(range.lowerBound), the object holds \(read.bytes)")
+        }
+        return read
+    }
+
     /// Skips symlinks (see the type's comment) and the store's own `.cassnap/` files.
     package func list(prefix: String) async throws -> [ObjectInfo] {
         // Walk only the directory that can hold the prefix, not the whole store.
@@ -291,7 +323,7 @@ package struct FileSystemObjectStore: ObjectStore {
         var data = Data()
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
             data.append(contentsOf: buffer[0..<n])

@@ -56,6 +56,19 @@ package actor InMemoryObjectStore: ObjectStore {
         return info
     }
 
+    package func read(key: String, into target: ReadTarget) async throws -> ObjectRead {
+        try validateObjectKey(key)
+        guard let bytes = objects[key]?.bytes else { throw ObjectStoreError.notFound(store: displayName, key: key) }
+        let lower = Int(target.range?.lowerBound ?? 0)
+        let upper = Int(target.range?.upperBound ?? Int64(bytes.count))
+        guard lower <= upper, upper <= bytes.count else {
+            throw ObjectStoreError.transient(store: displayName, detail: "get \(key): range beyond the object")
+        }
+        let sink = ReadSink(target)
+        _ = bytes[lower..<upper].withUnsafeBytes { sink.write($0) }
+        return try sink.finish(path: key)
+    }
+
     package func list(prefix: String) async throws -> [ObjectInfo] {
         objects.filter { $0.key.hasPrefix(prefix) }
             .map {

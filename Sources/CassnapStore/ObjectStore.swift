@@ -1,4 +1,9 @@
+import CassnapCrypto
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Where cassnap keeps every byte it protects: S3, GCS, an S3-compatible server or a directory.
 ///
@@ -28,6 +33,13 @@ package protocol ObjectStore: Sendable {
     func put(key: String, source: ObjectSource, options: PutOptions) async throws -> ObjectInfo
     func head(key: String) async throws -> ObjectInfo
     func get(key: String, to localPath: String) async throws -> ObjectInfo
+    /// Streams the object's bytes (all, or `target.range`) into `target.fd` with `pwrite`,
+    /// the first byte at `target.offset`, so a retry rewrites the same bytes and parallel
+    /// ranges can share one descriptor. Nothing is renamed or fsynced: the caller owns the
+    /// file. With `target.hash` the SHA-256 of the bytes is computed as they arrive, and the
+    /// caller compares it with what it expects (the manifest): `read` checks only the length.
+    /// One request per call where the backend allows (no metadata round trip).
+    func read(key: String, into target: ReadTarget) async throws -> ObjectRead
     func list(prefix: String) async throws -> [ObjectInfo]
     /// `list` page by page, so that a caller need not hold a big listing: `page` gets each
     /// page as it arrives (in key order within a page). After a retried failure pages may
@@ -57,6 +69,85 @@ extension ObjectStore {
         do { return try await head(key: key) } catch let e as ObjectStoreError where e.isNotFound {
             return nil
         }
+    }
+}
+
+/// Where `ObjectStore.read` writes: an open descriptor (a file, or `/dev/null` to only hash).
+package struct ReadTarget: Sendable {
+    package var fd: Int32
+    /// File offset of the first byte read.
+    package var offset: Int64
+    /// Object bytes to read (`lowerBound..<upperBound`); nil for the whole object.
+    package var range: Range<Int64>?
+    /// Compute the SHA-256 of the bytes while they stream.
+    package var hash: Bool
+
+    package init(fd: Int32, offset: Int64 = 0, range: Range<Int64>? = nil, hash: Bool = true) {
+        self.fd = fd
+        self.offset = offset
+        self.range = range
+        self.hash = hash
+    }
+}
+
+/// What one `read` delivered.
+package struct ObjectRead: Sendable, Equatable {
+    /// Bytes written to the descriptor.
+    package var bytes: Int64
+    /// SHA-256 (lower-case hex) of those bytes, when asked for.
+    package var sha256: String?
+
+    package init(bytes: Int64, sha256: String?) {
+        self.bytes = bytes
+        self.sha256 = sha256
+    }
+}
+
+/// Writes streamed bytes at their place in a `ReadTarget` and hashes them on the way: the one
+/// implementation every store's `read` uses (curl's write callback calls `write` per chunk, on
+/// the transfer's thread; one transfer at a time uses a sink).
+package final class ReadSink: @unchecked Sendable {
+    private let fd: Int32
+    private let start: Int64
+    private var position: Int64
+    private let hasher: Hasher?
+    /// errno of the write that failed, if one did.
+    private var writeError: Int32 = 0
+
+    package init(_ target: ReadTarget) {
+        fd = target.fd
+        position = target.offset
+        start = target.offset
+        hasher = target.hash ? Hasher(.sha256) : nil
+    }
+
+    package var written: Int64 { position - start }
+
+    /// Writes `bytes` at the next position; false when the disk refused (`finish` says why).
+    package func write(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return true }
+        hasher?.update(bytes)
+        var done = 0
+        while done < bytes.count {
+            let n = pwrite(fd, base + done, bytes.count - done, off_t(position))
+            if n < 0 {
+                if errno == EINTR { continue }
+                writeError = errno
+                return false
+            }
+            done += n
+            position += Int64(n)
+        }
+        return true
+    }
+
+    /// The bytes written and their SHA-256; throws when a write failed.
+    package func finish(path: String) throws -> ObjectRead {
+        if writeError != 0 {
+            throw ObjectStoreError.localFile(
+                path: path, reason: "write failed: \(String(cString: strerror(writeError)))")
+        }
+        return ObjectRead(bytes: written, sha256: hasher?.finalize().hexString)
     }
 }
 

@@ -77,6 +77,12 @@ package struct RetryingObjectStore: ObjectStore {
         try await attempt("get", key) { try await base.get(key: key, to: localPath) }
     }
 
+    /// Safe to retry: `read` writes with `pwrite` at fixed offsets, so an attempt rewrites the
+    /// same bytes.
+    package func read(key: String, into target: ReadTarget) async throws -> ObjectRead {
+        try await attempt("get", key) { try await base.read(key: key, into: target) }
+    }
+
     package func list(prefix: String) async throws -> [ObjectInfo] {
         try await attempt("list", prefix) { try await base.list(prefix: prefix) }
     }

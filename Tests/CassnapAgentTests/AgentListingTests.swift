@@ -30,6 +30,9 @@ import Testing
         func get(key: String, to localPath: String) async throws -> ObjectInfo {
             try await base.get(key: key, to: localPath)
         }
+        func read(key: String, into target: ReadTarget) async throws -> ObjectRead {
+            try await base.read(key: key, into: target)
+        }
         func list(prefix: String) async throws -> [ObjectInfo] { try await base.list(prefix: prefix) }
         func listPages(prefix: String, _ page: ([ObjectInfo]) async throws -> Void) async throws {
             let listing = try await base.list(prefix: prefix)

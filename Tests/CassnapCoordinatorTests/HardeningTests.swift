@@ -306,6 +306,9 @@ final class UnavailableHeadStore: ObjectStore, Sendable {
     func get(key: String, to localPath: String) async throws -> ObjectInfo {
         try await inner.get(key: key, to: localPath)
     }
+    func read(key: String, into target: ReadTarget) async throws -> ObjectRead {
+        try await inner.read(key: key, into: target)
+    }
     func list(prefix: String) async throws -> [ObjectInfo] { try await inner.list(prefix: prefix) }
     func delete(key: String) async throws { try await inner.delete(key: key) }
     func delete(keys: [String]) async throws { try await inner.delete(keys: keys) }

@@ -4,6 +4,10 @@ import CassnapTestSupport
 import Foundation
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// One contract, every store (restic/rclone style): in-memory, filesystem, S3 on moto, S3 on
 /// `rclone serve s3` (which checks signatures), and GCS on fake-gcs-server.
 @Suite("ObjectStore conformance") struct ObjectStoreConformanceTests {
@@ -24,6 +28,50 @@ import Testing
         let got = try await f.store.get(key: "ks/t-1/nb-1-big-Data.db", to: target)
         #expect(got.size == 5000)
         #expect(try Data(contentsOf: URL(fileURLWithPath: target)) == Data(bytes))
+    }
+
+    /// `read` (restore and deep verify): whole objects hashed as they stream, ranges written at
+    /// their offsets in one shared file, a missing key, and an error document that never lands
+    /// in the caller's file.
+    @Test(arguments: StoreKind.available)
+    func readStreamsWholeObjectsAndRangesIntoPlace(kind: StoreKind) async throws {
+        let f = try await StoreFixture.make(kind)
+        defer { f.cleanUp() }
+        let path = try f.makeFile("src", size: 3 * 1_048_576 + 17, seed: 5)
+        let whole = try Data(contentsOf: URL(fileURLWithPath: path))
+        _ = try await f.store.put(key: "ks/t/nb-1-big-Data.db", source: .file(path))
+
+        let out = f.scratch + "/read"
+        let fd = open(out, O_RDWR | O_CREAT | O_TRUNC, 0o600)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        let all = try await f.store.read(key: "ks/t/nb-1-big-Data.db", into: ReadTarget(fd: fd))
+        #expect(all == ObjectRead(bytes: Int64(whole.count), sha256: Digest.sha256(whole).hexString))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == whole)
+
+        // Ranges out of order into a fresh file: the pieces add up to the object.
+        ftruncate(fd, 0)
+        let size = Int64(whole.count)
+        let cuts: [Range<Int64>] = [2_000_000..<size, 0..<1, 1..<1_048_576, 1_048_576..<2_000_000]
+        for range in cuts {
+            let part = try await f.store.read(
+                key: "ks/t/nb-1-big-Data.db",
+                into: ReadTarget(fd: fd, offset: range.lowerBound, range: range, hash: false))
+            #expect(part == ObjectRead(bytes: Int64(range.count), sha256: nil), "\(range)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == whole)
+
+        // Only hashing: /dev/null takes the bytes.
+        let null = open("/dev/null", O_WRONLY)
+        defer { close(null) }
+        let hashed = try await f.store.read(key: "ks/t/nb-1-big-Data.db", into: ReadTarget(fd: null))
+        #expect(hashed.sha256 == Digest.sha256(whole).hexString)
+
+        ftruncate(fd, 0)
+        await #expect {
+            try await f.store.read(key: "ks/t/missing-Data.db", into: ReadTarget(fd: fd))
+        } throws: { ($0 as? ObjectStoreError)?.isNotFound == true }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out)).isEmpty, "no error document in the file")
     }
 
     @Test(arguments: StoreKind.available)

@@ -36,6 +36,10 @@ final class FlakyStore: ObjectStore, Sendable {
         try await step()
         return try await base.get(key: key, to: localPath)
     }
+    func read(key: String, into target: ReadTarget) async throws -> ObjectRead {
+        try await step()
+        return try await base.read(key: key, into: target)
+    }
     func list(prefix: String) async throws -> [ObjectInfo] {
         try await step()
         return try await base.list(prefix: prefix)
