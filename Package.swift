@@ -59,7 +59,7 @@ let package = Package(
             name: "CassnapAgent",
             dependencies: [
                 "CassnapCore", "CassnapAPI", "CassnapStore", "CassnapStorage", "CassnapWatcher",
-                "CassnapCrypto", "CassnapRepository",
+                "CassnapCrypto", "CassnapRepository", "CassnapCLI",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),

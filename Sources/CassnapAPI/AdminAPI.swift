@@ -217,6 +217,37 @@ package enum AdminAPI {
         }
     }
 
+    /// `GET /v1/node-snapshots`: a snapshot taken outside cassnap on one node, whose manifest the
+    /// agent wrote and the coordinator verified in the bucket.
+    package struct OperatorSnapshot: Codable, Sendable, Hashable {
+        package var hostID: HostID
+        package var hostname: String?
+        package var tag: SnapshotTag
+        package var manifestKey: String
+        package var takenAt: Date
+        package var files: Int
+        package var bytes: Int64
+        /// When the coordinator last verified the manifest.
+        package var verifiedAt: Date
+        /// Why the manifest did not verify; nil when it did.
+        package var error: String?
+
+        package init(
+            hostID: HostID, hostname: String?, tag: SnapshotTag, manifestKey: String, takenAt: Date, files: Int,
+            bytes: Int64, verifiedAt: Date, error: String?
+        ) {
+            self.hostID = hostID
+            self.hostname = hostname
+            self.tag = tag
+            self.manifestKey = manifestKey
+            self.takenAt = takenAt
+            self.files = files
+            self.bytes = bytes
+            self.verifiedAt = verifiedAt
+            self.error = error
+        }
+    }
+
     /// `GET /v1/nodes/{node}/sstables?at=T`
     package struct LiveSSTable: Codable, Sendable, Hashable {
         package var keyspace: String

@@ -178,6 +178,24 @@ package enum AgentAPI {
         }
     }
 
+    /// `POST /v1/agents/{hostID}/node-snapshots`: the agent wrote the node manifest of a
+    /// snapshot taken outside cassnap (`nodetool snapshot -t X`) once it settled.
+    package struct NodeSnapshotReport: Codable, Sendable, Hashable {
+        package var tag: SnapshotTag
+        package var manifestKey: String
+        package var takenAt: Date
+        package var files: Int
+        package var bytes: Int64
+
+        package init(tag: SnapshotTag, manifestKey: String, takenAt: Date, files: Int, bytes: Int64) {
+            self.tag = tag
+            self.manifestKey = manifestKey
+            self.takenAt = takenAt
+            self.files = files
+            self.bytes = bytes
+        }
+    }
+
     /// The answer to every report: `duplicate` when this `reportID` was already applied, in
     /// which case nothing changed.
     package struct ReportReceipt: Codable, Sendable, Hashable {

@@ -179,6 +179,17 @@ package struct CoordinatorClient: Sendable {
         try await call("POST", "/v1/agents/\(host)/manifests", body: batch)
     }
 
+    package func reportNodeSnapshots(_ host: HostID, _ batch: AgentAPI.Batch<AgentAPI.NodeSnapshotReport>)
+        async throws -> AgentAPI.ReportReceipt
+    {
+        try await call("POST", "/v1/agents/\(host)/node-snapshots", body: batch)
+    }
+
+    /// `GET /v1/node-snapshots[?node=N]`: snapshots taken outside cassnap, newest first.
+    package func nodeSnapshots(node: String? = nil) async throws -> [AdminAPI.OperatorSnapshot] {
+        try await call("GET", "/v1/node-snapshots", query: [("node", node)])
+    }
+
     // MARK: Paging
 
     /// Pages fetched lazily, one request per element the consumer takes.

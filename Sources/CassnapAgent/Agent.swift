@@ -118,6 +118,15 @@ package final class Agent: Service, Sendable {
                 await self.periodicWork(stopped: stopped)
                 return false
             }
+            if self.configuration.watch.snapshots && self.configuration.snapshotSettle.seconds > 0 {
+                let settled = SettledSnapshots(
+                    agent: self, nodetool: Nodetool(executable: self.configuration.nodetool),
+                    settle: self.configuration.snapshotSettle.duration, logger: self.logger)
+                group.addTask {
+                    await settled.run(stopped: { stopped.isSet })
+                    return false
+                }
+            }
             if let link = self.coordinatorLink() {
                 group.addTask {
                     await link.run(stopped: { stopped.isSet })

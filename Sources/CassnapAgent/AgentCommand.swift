@@ -11,7 +11,7 @@ package struct AgentCommand: AsyncParsableCommand {
         commandName: "cassnap-agent",
         abstract: "The cassnap agent: ships a Cassandra node's SSTables to object storage.",
         version: CassnapVersion.string,
-        subcommands: [Run.self]
+        subcommands: [Run.self, Restore.self]
     )
 
     package init() {}

@@ -84,6 +84,9 @@ extension AgentConfiguration {
         }
         if !(1...256).contains(upload.concurrency) { throw fail("upload.concurrency", "must be 1…256") }
         if reconcileInterval.seconds < 1 { throw fail("reconcileInterval", "must be at least 1 second") }
+        if snapshotSettle.seconds != 0 && snapshotSettle.seconds < 1 {
+            throw fail("snapshotSettle", "must be 0 (off) or at least 1 second")
+        }
         if !["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) {
             throw fail(
                 "logLevel",
@@ -123,7 +126,7 @@ func rejectUnknownKeys<K: CodingKey & CaseIterable>(_ decoder: any Decoder, _: K
 extension AgentConfiguration {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case dataDirectories, store, stateDirectory, cluster, hostID, nodetool, coordinator, watch
-        case snapshotTags, tables, upload, reconcileInterval, logLevel
+        case snapshotTags, snapshotSettle, tables, upload, reconcileInterval, logLevel
     }
 
     package init(from decoder: any Decoder) throws {
@@ -139,6 +142,7 @@ extension AgentConfiguration {
         if let v = try c.decodeIfPresent(Coordinator.self, forKey: .coordinator) { coordinator = v }
         if let v = try c.decodeIfPresent(Watch.self, forKey: .watch) { watch = v }
         if let v = try c.decodeIfPresent(SnapshotTagFilter.self, forKey: .snapshotTags) { snapshotTags = v }
+        if let v = try c.decodeIfPresent(Interval.self, forKey: .snapshotSettle) { snapshotSettle = v }
         if let v = try c.decodeIfPresent(TableFilter.self, forKey: .tables) { tables = v }
         if let v = try c.decodeIfPresent(Upload.self, forKey: .upload) { upload = v }
         if let v = try c.decodeIfPresent(Interval.self, forKey: .reconcileInterval) { reconcileInterval = v }

@@ -19,6 +19,9 @@ package struct AgentConfiguration: Codable, Sendable, Equatable {
     package var coordinator = Coordinator()
     package var watch = Watch()
     package var snapshotTags = SnapshotTagFilter()
+    /// A snapshot taken outside cassnap (`nodetool snapshot -t X`) gets a node manifest once
+    /// every file of it is uploaded and none has appeared for this long; 0 turns that off.
+    package var snapshotSettle = Interval(seconds: 60)
     package var tables = TableFilter()
     package var upload = Upload()
     /// How often disk, local state and the bucket are compared (inotify is only the fast path).

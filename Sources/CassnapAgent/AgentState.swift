@@ -1,3 +1,4 @@
+import CassnapAPI
 import CassnapStore
 import Foundation
 import GRDB
@@ -247,6 +248,25 @@ package final class AgentState: Sendable {
             ).map {
                 OutboxEntry(id: $0["id"], kind: $0["kind"], reportID: $0["report_id"], payload: $0["payload"])
             }
+        }
+    }
+
+    /// What an outbox entry reports, spelled as the `kind` column stores it.
+    package enum OutboxKind: String, Sendable {
+        case file
+        case sstableEvent = "sstable-event"
+        case manifest
+        /// A snapshot taken outside cassnap whose manifest the agent wrote.
+        case nodeSnapshot = "node-snapshot"
+    }
+
+    /// Queues one report for the coordinator (sent oldest first by `CoordinatorLink`).
+    package func queueOutbox(kind: OutboxKind, _ payload: some Encodable) throws {
+        let data = try APICoding.encoder().encode(payload)
+        try pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO outbox (kind, report_id, payload, created_at) VALUES (?, ?, ?, ?)",
+                arguments: [kind.rawValue, UUID().uuidString.lowercased(), data, Date().timeIntervalSince1970])
         }
     }
 

@@ -123,13 +123,7 @@ struct CoordinatorLink: Sendable {
     }
 
     func queueManifestReport(_ report: AgentAPI.ManifestReport) throws {
-        let payload = try APICoding.encoder().encode(report)
-        try agent.state.pool.write { db in
-            try db.execute(
-                cached:
-                    "INSERT INTO outbox (kind, report_id, payload, created_at) VALUES ('manifest', ?, ?, ?)",
-                arguments: [UUID().uuidString.lowercased(), payload, Date().timeIntervalSince1970])
-        }
+        try agent.state.queueOutbox(kind: .manifest, report)
     }
 
     /// Sends the outbox oldest first, in batches of one kind. A batch's id is derived from its
@@ -164,6 +158,11 @@ struct CoordinatorLink: Sendable {
                         try decoder.decode(AgentAPI.ManifestReport.self, from: $0.payload)
                     }
                     _ = try await client.reportManifests(agent.host, .init(reportID: reportID, items: items))
+                case AgentState.OutboxKind.nodeSnapshot.rawValue:
+                    let items = try batch.map {
+                        try decoder.decode(AgentAPI.NodeSnapshotReport.self, from: $0.payload)
+                    }
+                    _ = try await client.reportNodeSnapshots(agent.host, .init(reportID: reportID, items: items))
                 default:
                     logger.error(
                         "Dropping an outbox entry of unknown kind", metadata: ["outbox.kind": "\(kind)"])

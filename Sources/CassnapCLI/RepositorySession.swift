@@ -52,7 +52,7 @@ package struct RepositoryOptions: ParsableArguments {
 }
 
 /// Repository failures become one line and the documented exit code.
-func withRepositoryErrors<T>(_ body: () async throws -> T) async throws -> T {
+package func withRepositoryErrors<T>(_ body: () async throws -> T) async throws -> T {
     do {
         return try await body()
     } catch let error as RepositoryError {
@@ -86,4 +86,18 @@ func resolveNodes(_ refs: [String], in record: ClusterSnapshotRecord) throws -> 
         hosts.insert(matches[0].hostID)
     }
     return hosts
+}
+
+extension Repository {
+    /// The cluster snapshot `ref`; failing that, with nodes named by host ID, the snapshot those
+    /// nodes took outside cassnap under tag `ref` (their manifests, no cluster record).
+    func clusterSnapshotOrNodeSnapshot(_ ref: String, nodes: [String]) async throws -> ClusterSnapshotRecord {
+        do { return try await clusterSnapshot(ref) } catch RepositoryError.snapshotNotFound(let missing) {
+            let hosts = nodes.compactMap { try? HostID($0) }
+            guard let tag = try? SnapshotTag(ref), !hosts.isEmpty, hosts.count == nodes.count else {
+                throw RepositoryError.snapshotNotFound(ref: missing)
+            }
+            return try await nodeSnapshot(tag: tag, hosts: hosts)
+        }
+    }
 }

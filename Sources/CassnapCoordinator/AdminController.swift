@@ -20,6 +20,7 @@ struct AdminController<Context: RequestContext> {
         routes.on(.get, "/snapshots/{id}/sstables", use: sstables)
         routes.on(.get, "/nodes", use: nodes)
         routes.on(.get, "/nodes/{node}/sstables", use: liveSSTables)
+        routes.on(.get, "/node-snapshots", use: nodeSnapshots)
         routes.on(.post, "/catalog/rebuild", use: rebuild)
         routes.on(.get, "/repository", use: repository)
     }
@@ -123,6 +124,17 @@ struct AdminController<Context: RequestContext> {
             throw APIError.notFound("node", ref)
         }
         return JSONReply(try await catalog.liveSSTables(host, at: instant, page: page).reply)
+    }
+
+    @Sendable func nodeSnapshots(_ request: Request, context: Context) async throws -> JSONReply<
+        [AdminAPI.OperatorSnapshot]
+    > {
+        var host: HostID?
+        if let ref = request.uri.queryParameters["node"].map(String.init) {
+            guard let resolved = try await catalog.resolveNode(ref) else { throw APIError.notFound("node", ref) }
+            host = resolved
+        }
+        return JSONReply(try await catalog.nodeSnapshots(host))
     }
 
     @Sendable func rebuild(_ request: Request, context: Context) async throws -> JSONReply<

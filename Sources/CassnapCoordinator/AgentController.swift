@@ -22,6 +22,7 @@ struct AgentController<Context: RequestContext> {
         routes.on(.post, "/{hostID}/files", use: files)
         routes.on(.post, "/{hostID}/sstable-events", use: sstableEvents)
         routes.on(.post, "/{hostID}/manifests", use: manifests)
+        routes.on(.post, "/{hostID}/node-snapshots", use: nodeSnapshots)
     }
 
     @Sendable func register(_ request: Request, context: Context) async throws -> JSONReply<
@@ -108,6 +109,16 @@ struct AgentController<Context: RequestContext> {
         try validation().check(batch)
         guard try await catalog.isRegistered(host) else { throw notRegistered(host) }
         return JSONReply(try await snapshots.receiveManifests(host, batch, now: Date()))
+    }
+
+    @Sendable func nodeSnapshots(_ request: Request, context: Context) async throws -> JSONReply<
+        AgentAPI.ReportReceipt
+    > {
+        let host = try hostID(context)
+        let batch = try await decode(AgentAPI.Batch<AgentAPI.NodeSnapshotReport>.self, request)
+        try validation().check(batch)
+        guard try await catalog.isRegistered(host) else { throw notRegistered(host) }
+        return JSONReply(try await snapshots.receiveNodeSnapshots(host, batch, now: Date()))
     }
 
     private func hostID(_ context: Context) throws -> HostID {

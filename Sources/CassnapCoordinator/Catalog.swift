@@ -54,6 +54,13 @@ package protocol Catalog: Sendable {
     func markMirrored(_ id: SnapshotID, revision: Int) async throws
     func deleteSnapshot(_ id: SnapshotID) async throws -> AdminAPI.SnapshotSummary?
 
+    // Node snapshots (taken outside cassnap; the agent wrote their manifests)
+    /// Records verified node snapshots; a node and tag seen before is replaced.
+    func recordNodeSnapshots(_ host: HostID, _ batch: AgentAPI.Batch<AdminAPI.OperatorSnapshot>, at now: Date)
+        async throws -> AgentAPI.ReportReceipt
+    /// Newest first; every node's when `host` is nil.
+    func nodeSnapshots(_ host: HostID?) async throws -> [AdminAPI.OperatorSnapshot]
+
     // Live SSTables
     /// Ordered by keyspace, table, SSTable.
     func liveSSTables(_ host: HostID, at instant: Date, page: PageRequest<LiveSSTableKey>) async throws

@@ -128,6 +128,17 @@ struct ReportValidation {
         }
     }
 
+    func check(_ batch: AgentAPI.Batch<AgentAPI.NodeSnapshotReport>) throws {
+        try envelope(batch)
+        for (i, item) in batch.items.enumerated() {
+            let at = "items[\(i)]"
+            try instant(item.takenAt, "\(at).takenAt")
+            try nonNegative(item.files, "\(at).files")
+            try nonNegative(item.bytes, "\(at).bytes")
+            try text(item.manifestKey, "\(at).manifestKey", maximum: RestorePath.maximumBytes)
+        }
+    }
+
     // MARK: Rules
 
     private func envelope<Item>(_ batch: AgentAPI.Batch<Item>) throws {

@@ -136,6 +136,24 @@ extension SQLiteCatalog {
                     ALTER TABLE processed_reports ADD COLUMN applied INTEGER;
                     """)
         }
+        migrator.registerMigration("v4-node-snapshots") { db in
+            try db.execute(
+                sql: """
+                    -- Snapshots taken outside cassnap (`nodetool snapshot -t X`), one row per node and tag,
+                    -- from the agent's report once its manifest was written and verified here.
+                    CREATE TABLE node_snapshots (
+                        host_id TEXT NOT NULL,
+                        tag TEXT NOT NULL,
+                        manifest_key TEXT NOT NULL,
+                        taken_at REAL NOT NULL,
+                        files INTEGER NOT NULL,
+                        bytes INTEGER NOT NULL,
+                        verified_at REAL NOT NULL,
+                        error TEXT,
+                        PRIMARY KEY (host_id, tag)
+                    );
+                    """)
+        }
         return migrator
     }
 }

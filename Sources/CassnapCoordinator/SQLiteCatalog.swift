@@ -210,6 +210,45 @@ package final class SQLiteCatalog: Catalog {
         }
     }
 
+    package func recordNodeSnapshots(
+        _ host: HostID, _ batch: AgentAPI.Batch<AdminAPI.OperatorSnapshot>, at now: Date
+    ) async throws -> AgentAPI.ReportReceipt {
+        let hostID = host.description
+        return try await applyInChunks(batch, host: hostID, kind: "node-snapshots", at: now) { db, snapshots in
+            let upsert = try db.cachedStatement(
+                sql: """
+                    INSERT OR REPLACE INTO node_snapshots
+                        (host_id, tag, manifest_key, taken_at, files, bytes, verified_at, error)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+            for n in snapshots {
+                try upsert.execute(arguments: [
+                    hostID, n.tag.description, n.manifestKey, seconds(n.takenAt), n.files, n.bytes,
+                    seconds(n.verifiedAt), n.error,
+                ])
+            }
+        }
+    }
+
+    package func nodeSnapshots(_ host: HostID?) async throws -> [AdminAPI.OperatorSnapshot] {
+        try await writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT s.*, n.hostname FROM node_snapshots s LEFT JOIN nodes n ON n.host_id = s.host_id
+                    WHERE ?1 IS NULL OR s.host_id = ?1
+                    ORDER BY s.taken_at DESC, s.host_id, s.tag
+                    """, arguments: [host?.description]
+            ).map { row in
+                AdminAPI.OperatorSnapshot(
+                    hostID: try HostID(row["host_id"] as String), hostname: row["hostname"],
+                    tag: try SnapshotTag(row["tag"] as String), manifestKey: row["manifest_key"],
+                    takenAt: date(row["taken_at"]), files: row["files"], bytes: row["bytes"],
+                    verifiedAt: date(row["verified_at"]), error: row["error"])
+            }
+        }
+    }
+
     /// Applies a report's items `reportChunk` at a time, each chunk in its own transaction
     /// together with the report's progress (`processed_reports.applied`). A resent report
     /// continues where the last applied chunk ended, so every item is applied exactly once even

@@ -200,6 +200,45 @@ package struct SnapshotService: Sendable {
         return receipt
     }
 
+    /// Snapshots taken outside cassnap: each manifest is read and checked in the bucket as for a
+    /// cluster snapshot, and recorded with the outcome (a manifest that does not verify is
+    /// recorded with its error, so `node-snapshots` shows it instead of hiding it).
+    package func receiveNodeSnapshots(
+        _ host: HostID, _ batch: AgentAPI.Batch<AgentAPI.NodeSnapshotReport>, now: Date
+    ) async throws -> AgentAPI.ReportReceipt {
+        if try await catalog.isReportProcessed(batch.reportID) {
+            return AgentAPI.ReportReceipt(reportID: batch.reportID, accepted: 0, duplicate: true)
+        }
+        var verified: [AdminAPI.OperatorSnapshot] = []
+        for (i, item) in batch.items.enumerated() {
+            let expectedKey = keys.key(for: .nodeManifest(host: host, tag: item.tag))
+            guard item.manifestKey == expectedKey else {
+                throw APIError.invalidField(
+                    "items[\(i)].manifestKey", "expected \(expectedKey), got \(item.manifestKey)")
+            }
+            var snapshot = AdminAPI.OperatorSnapshot(
+                hostID: host, hostname: nil, tag: item.tag, manifestKey: item.manifestKey, takenAt: item.takenAt,
+                files: item.files, bytes: item.bytes, verifiedAt: now, error: nil)
+            switch try await verify(host: host, tag: item.tag, manifestKey: item.manifestKey) {
+            case .complete(let takenAt, _, let files):
+                snapshot.takenAt = takenAt
+                snapshot.files = files.count
+                snapshot.bytes = files.reduce(0) { $0 + $1.size }
+                logger.info(
+                    "node snapshot taken outside cassnap verified",
+                    metadata: ["node.host_id": "\(host)", "snapshot.tag": "\(item.tag)", "files": "\(files.count)"])
+            case .failed(let why):
+                snapshot.error = why
+                logger.warning(
+                    "node snapshot taken outside cassnap failed verification",
+                    metadata: ["node.host_id": "\(host)", "snapshot.tag": "\(item.tag)", "error": "\(why)"])
+            }
+            verified.append(snapshot)
+        }
+        return try await catalog.recordNodeSnapshots(
+            host, AgentAPI.Batch(reportID: batch.reportID, items: verified), at: now)
+    }
+
     /// Reads the manifest from the bucket, validates it, and confirms in the bucket that each
     /// object it lists exists with the listed size (`Repository.checkObjects`). Pool reports
     /// are not trusted for this: the agent token is shared by every node, so a report could

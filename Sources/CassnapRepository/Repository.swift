@@ -129,4 +129,27 @@ package struct Repository: Sendable {
         }
         throw RepositoryError.snapshotNotFound(ref: ref)
     }
+
+    /// A snapshot taken outside cassnap (`nodetool snapshot -t X`) has node manifests, which
+    /// the agents write once it settles, but no cluster record. This stands one in for the
+    /// named nodes, from their manifests alone, so restore and verify treat it like any other.
+    /// Throws `snapshotNotFound` when none of the nodes has a manifest for `tag`.
+    package func nodeSnapshot(tag: SnapshotTag, hosts: [HostID]) async throws -> ClusterSnapshotRecord {
+        var nodes: [ClusterSnapshotRecord.NodeEntry] = []
+        for host in hosts {
+            let manifest: NodeManifest
+            do { manifest = try await nodeManifest(host: host, tag: tag) } catch let error as RepositoryError
+                where error.isNotFound
+            { continue }
+            nodes.append(
+                ClusterSnapshotRecord.NodeEntry(
+                    hostID: host, hostname: manifest.node.hostname, datacenter: manifest.node.datacenter,
+                    rack: manifest.node.rack, status: .complete, takenAt: manifest.takenAt,
+                    manifestKey: keys.key(for: .nodeManifest(host: host, tag: tag))))
+        }
+        guard !nodes.isEmpty else { throw RepositoryError.snapshotNotFound(ref: tag.description) }
+        return ClusterSnapshotRecord(
+            id: SnapshotID(), cluster: keys.cluster, tag: tag,
+            requestedAt: nodes.compactMap(\.takenAt).min() ?? Date(), status: .complete, nodes: nodes)
+    }
 }

@@ -9,37 +9,58 @@ struct RestoreCommand: AsyncParsableCommand {
         commandName: "restore",
         abstract:
             "Download a snapshot's files for some or all nodes into DIR/<host-id>/<keyspace>/<table-dir>/.",
-        discussion: """
-            Every name is checked and free space is counted before anything is written; each file \
-            is checked against its manifest's size and SHA-256 before it gets its final name. A \
-            rerun skips files already in place, so an interrupted restore resumes.
-            """)
+        discussion: RestoreOptions.discussion)
 
-    @Argument(help: "Snapshot id or tag.") var snapshot: String
-    @Option(name: .customLong("node"), help: "Host ID or hostname; repeatable.") var nodes: [String] = []
-    @Flag(help: "Every node of the snapshot that is complete.") var all = false
-    @Option(help: "Target directory: DIR/<host-id>/<keyspace>/<table-dir>/.") var to: String?
+    @OptionGroup var options: RestoreOptions
+    @OptionGroup var repository: RepositoryOptions
+
+    func validate() throws {
+        if options.all == !options.nodes.isEmpty { throw ValidationError("give --node (repeatable) or --all") }
+        try options.check()
+    }
+
+    func run() async throws {
+        try await withRepositoryErrors {
+            try await options.perform(with: try await repository.open(), json: repository.coordinator.json)
+        }
+    }
+}
+
+/// What `cassnap restore` and `cassnap-agent restore` share: the flags and the whole run.
+package struct RestoreOptions: ParsableArguments {
+    package static let discussion = """
+        Every name is checked and free space is counted before anything is written; each file \
+        is checked against its manifest's size and SHA-256 before it gets its final name. A \
+        rerun skips files already in place, so an interrupted restore resumes.
+        """
+
+    @Argument(help: "Snapshot id or tag.") package var snapshot: String
+    @Option(name: .customLong("node"), help: "Host ID or hostname; repeatable.") package var nodes: [String] = []
+    @Flag(help: "Every node of the snapshot that is complete.") package var all = false
+    @Option(help: "Target directory: DIR/<host-id>/<keyspace>/<table-dir>/.") package var to: String?
     @Option(
         name: .customLong("in-place"),
         help: "A stopped node's data directory: DATA_DIR/<keyspace>/<table-dir>/ (one node).")
-    var inPlace: String?
+    package var inPlace: String?
     @Option(
         name: .customLong("host-map"),
         help: ArgumentHelp(
             "OLD=NEW: restore node OLD (host ID or hostname) into DIR/NEW/; repeatable, or a CSV file of OLD,NEW lines.",
             valueName: "OLD=NEW|FILE"))
-    var hostMap: [String] = []
+    package var hostMap: [String] = []
     @Flag(help: "With --in-place: move files the snapshot does not hold aside instead of refusing.")
-    var force = false
-    @Option(help: "Only this keyspace; repeatable.") var keyspace: [String] = []
-    @Option(help: "Only this table, as keyspace.table; repeatable.") var table: [String] = []
-    @Option(help: "Files downloaded at once.") var concurrency = 4
-    @OptionGroup var repository: RepositoryOptions
+    package var force = false
+    @Option(help: "Only this keyspace; repeatable.") package var keyspace: [String] = []
+    @Option(help: "Only this table, as keyspace.table; repeatable.") package var table: [String] = []
+    @Option(help: "Transfers at once (whole files, and 16 MiB ranges of files from 64 MiB).")
+    package var concurrency = 8
 
-    func validate() throws {
-        if all == !nodes.isEmpty { throw ValidationError("give --node (repeatable) or --all") }
+    package init() {}
+
+    /// The checks that do not depend on which nodes are named (the caller checks those).
+    package func check() throws {
         if (to == nil) == (inPlace == nil) { throw ValidationError("give --to DIR or --in-place DATA_DIR") }
-        if inPlace != nil && (all || nodes.count != 1) {
+        if inPlace != nil && (all || nodes.count > 1) {
             throw ValidationError("--in-place restores one node: give exactly one --node")
         }
         if force && inPlace == nil { throw ValidationError("--force goes with --in-place") }
@@ -52,71 +73,69 @@ struct RestoreCommand: AsyncParsableCommand {
         guard (1...64).contains(concurrency) else { throw ValidationError("--concurrency must be 1 to 64") }
     }
 
-    func run() async throws {
-        try await withRepositoryErrors {
-            let repo = try await repository.open()
-            let record = try await repo.clusterSnapshot(snapshot)
-            let hosts =
-                all
-                ? Set(record.nodes.filter { $0.status == .complete }.map(\.hostID))
-                : try resolveNodes(nodes, in: record)
-            for host in hosts {
-                let entry = record.nodes.first { $0.hostID == host }!
-                guard entry.status == .complete else {
-                    throw CLIError(
-                        message: "node \(host) is \(entry.status.rawValue) in snapshot \(record.tag): "
-                            + (entry.error ?? "it has no manifest"),
-                        exitCode: ExitCodes.failure)
-                }
+    /// Plans, checks and downloads, then prints what the operator needs next. Throws
+    /// `ExitCode(1)` when some file could not be restored (the rest is).
+    package func perform(with repo: Repository, json: Bool) async throws {
+        let record = try await repo.clusterSnapshotOrNodeSnapshot(snapshot, nodes: nodes)
+        let hosts =
+            all
+            ? Set(record.nodes.filter { $0.status == .complete }.map(\.hostID))
+            : try resolveNodes(nodes, in: record)
+        for host in hosts {
+            let entry = record.nodes.first { $0.hostID == host }!
+            guard entry.status == .complete else {
+                throw CLIError(
+                    message: "node \(host) is \(entry.status.rawValue) in snapshot \(record.tag): "
+                        + (entry.error ?? "it has no manifest"),
+                    exitCode: ExitCodes.failure)
             }
-            let filter = RestorePlan.Filter(keyspaces: Set(keyspace), tables: Set(table))
-            var plans: [RestorePlan] = []
-            for host in hosts.sorted() {
-                plans.append(
-                    try RestorePlan(
-                        manifest: try await repo.nodeManifest(host: host, tag: record.tag), keys: repo.keys,
-                        filter: filter))
-            }
-            if !hostMap.isEmpty {
-                let names = try HostMap.parse(hostMap, record: record)
-                plans = try plans.map { plan in
-                    guard let name = names[plan.manifest.node.hostID] else {
-                        throw CLIError(
-                            message: "--host-map names no new node for \(plan.manifest.node.hostname) "
-                                + "(\(plan.manifest.node.hostID)); map every node restored",
-                            exitCode: ExitCodes.usage)
-                    }
-                    return try plan.placed(under: name)
-                }
-            }
-            let target = try TargetPath.absolute(inPlace ?? to!)
-            var displaced: String?
-            if inPlace != nil {
-                plans = plans.map { $0.inPlace() }
-                displaced = try prepareInPlace(plans[0], dataDirectory: target)
-            }
-            let json = repository.coordinator.json
-            let live = !json && isatty(STDERR_FILENO) == 1
-            let outcome = try await Restorer(repository: repo, concurrency: concurrency).restore(
-                plans, into: target, onProgress: { if live { RestoreOutput.progress($0) } })
-            if live { FileHandle.standardError.write(Data("\n".utf8)) }
-            if json {
-                var report = RestoreOutput.Report(
-                    outcome, plans: plans, target: target, inPlace: inPlace != nil)
-                report.displacedTo = displaced
-                print(try JSONOutput.pretty(report))
-            } else if inPlace != nil {
-                RestoreOutput.inPlaceSummary(
-                    outcome, plan: plans[0], dataDirectory: target, displaced: displaced)
-            } else {
-                RestoreOutput.summary(outcome, plans: plans, target: target)
-            }
-            if !outcome.failures.isEmpty { throw ExitCode(ExitCodes.failure) }
         }
+        let filter = RestorePlan.Filter(keyspaces: Set(keyspace), tables: Set(table))
+        var plans: [RestorePlan] = []
+        for host in hosts.sorted() {
+            plans.append(
+                try RestorePlan(
+                    manifest: try await repo.nodeManifest(host: host, tag: record.tag), keys: repo.keys,
+                    filter: filter))
+        }
+        if !hostMap.isEmpty {
+            let names = try HostMap.parse(hostMap, record: record)
+            plans = try plans.map { plan in
+                guard let name = names[plan.manifest.node.hostID] else {
+                    throw CLIError(
+                        message: "--host-map names no new node for \(plan.manifest.node.hostname) "
+                            + "(\(plan.manifest.node.hostID)); map every node restored",
+                        exitCode: ExitCodes.usage)
+                }
+                return try plan.placed(under: name)
+            }
+        }
+        let target = try TargetPath.absolute(inPlace ?? to!)
+        var displaced: String?
+        if inPlace != nil {
+            plans = plans.map { $0.inPlace() }
+            displaced = try prepareInPlace(plans[0], dataDirectory: target)
+        }
+        let live = !json && isatty(STDERR_FILENO) == 1
+        let outcome = try await Restorer(repository: repo, concurrency: concurrency).restore(
+            plans, into: target, onProgress: { if live { RestoreOutput.progress($0) } })
+        if live { FileHandle.standardError.write(Data("\n".utf8)) }
+        if json {
+            var report = RestoreOutput.Report(
+                outcome, plans: plans, target: target, inPlace: inPlace != nil)
+            report.displacedTo = displaced
+            print(try JSONOutput.pretty(report))
+        } else if inPlace != nil {
+            RestoreOutput.inPlaceSummary(
+                outcome, plan: plans[0], dataDirectory: target, displaced: displaced)
+        } else {
+            RestoreOutput.summary(outcome, plans: plans, target: target)
+        }
+        if !outcome.failures.isEmpty { throw ExitCode(ExitCodes.failure) }
     }
 }
 
-extension RestoreCommand {
+extension RestoreOptions {
     /// Refuses while a process holds the data directory, and while a restored table directory
     /// holds files the snapshot does not (unless `--force`, which moves them aside). Answers
     /// where they were moved.

@@ -19,13 +19,13 @@ struct VerifyCommand: AsyncParsableCommand {
     @Option(name: .customLong("node"), help: "Only this node (host ID or hostname); repeatable.")
     var nodes: [String] = []
     @Flag(help: "Download every object and check its SHA-256.") var deep = false
-    @Option(help: "Objects checked at once with --deep.") var concurrency = 4
+    @Option(help: "Objects checked at once with --deep.") var concurrency = 8
     @OptionGroup var repository: RepositoryOptions
 
     func run() async throws {
         try await withRepositoryErrors {
             let repo = try await repository.open()
-            let record = try await repo.clusterSnapshot(snapshot)
+            let record = try await repo.clusterSnapshotOrNodeSnapshot(snapshot, nodes: nodes)
             let only = nodes.isEmpty ? nil : try resolveNodes(nodes, in: record)
             let result = try await repo.verify(record, only: only, deep: deep, concurrency: concurrency)
             if repository.coordinator.json {

@@ -1,0 +1,152 @@
+import CassnapAPI
+import CassnapCore
+import CassnapCrypto
+import CassnapStore
+import CassnapWatcher
+import Foundation
+import Logging
+
+/// Snapshots that operators take themselves (`nodetool snapshot -t X` from cron, as tablesnap
+/// users do) ship by watching like any other. Once such a tag has **settled** on this node —
+/// every file of it uploaded, and its set of files unchanged for `snapshotSettle` — the agent
+/// writes its node manifest, checked against the bucket exactly as for a coordinator's
+/// snapshot, so it restores the same way (`cassnap restore X --node HOST`, from the bucket
+/// alone), and tells the coordinator, which catalogs it as a node snapshot.
+///
+/// A tag the coordinator commanded is left to its `SnapshotRunner`. A tag whose files change
+/// after its manifest was written (another `nodetool snapshot -t X` for more keyspaces) settles
+/// again and gets a new manifest. What was written is remembered in the agent state, so a
+/// restart does not write manifests again.
+struct SettledSnapshots: Sendable {
+    let agent: Agent
+    let nodetool: Nodetool
+    let settle: Duration
+    let logger: Logger
+
+    /// The state key under which a tag's handling is remembered.
+    static func stateKey(_ tag: String) -> String { "snapshot-tag:" + tag }
+    /// The value for a tag the coordinator commanded.
+    static let commanded = "commanded"
+
+    struct Seen {
+        var fingerprint: String
+        var since: ContinuousClock.Instant
+    }
+
+    func run(stopped: @escaping @Sendable () -> Bool) async {
+        var seen: [String: Seen] = [:]
+        let tick = max(.seconds(1), min(.seconds(15), settle / 4))
+        while !Task.isCancelled && !stopped() {
+            try? await Task.sleep(for: tick)
+            if Task.isCancelled || stopped() { return }
+            await pass(&seen)
+        }
+    }
+
+    /// One look at every tag on disk; writes the manifests of the tags that settled.
+    func pass(_ seen: inout [String: Seen], now: ContinuousClock.Instant = .now) async {
+        let tags = Self.tagsOnDisk(agent.configuration.dataDirectories)
+        for tag in seen.keys where !tags.contains(tag) { seen[tag] = nil }
+        var info: Nodetool.NodeInfo?
+        for tag in tags.sorted() {
+            guard let snapshotTag = try? SnapshotTag(tag),
+                agent.configuration.snapshotTags.shouldShip(tag: snapshotTag)
+            else { continue }
+            let remembered = try? agent.state.meta(Self.stateKey(tag))
+            if remembered == Self.commanded { continue }
+            let runner = SnapshotRunner(
+                agent: agent, nodetool: nodetool, info: info ?? Nodetool.NodeInfo(), logger: logger)
+            let listing = runner.snapshotFiles(tag: tag)
+            guard !listing.files.isEmpty, listing.unshippable.isEmpty else { continue }
+            let fingerprint = Self.fingerprint(listing.files)
+            if remembered == "manifest:" + fingerprint { continue }
+            guard let earlier = seen[tag], earlier.fingerprint == fingerprint else {
+                seen[tag] = Seen(fingerprint: fingerprint, since: now)
+                continue
+            }
+            guard now - earlier.since >= settle, allUploaded(listing.files) else { continue }
+            if info == nil { info = await nodetool.nodeInfo() }
+            guard let info, !info.tokens.isEmpty else {
+                logger.debug(
+                    "A settled snapshot waits for nodetool info (the node's tokens go into its manifest)",
+                    metadata: ["snapshot.tag": "\(tag)"])
+                continue
+            }
+            await writeManifest(snapshotTag, files: listing.files, fingerprint: fingerprint, info: info)
+        }
+    }
+
+    private func writeManifest(_ tag: SnapshotTag, files: [String], fingerprint: String, info: Nodetool.NodeInfo)
+        async
+    {
+        var logger = logger
+        logger[metadataKey: "snapshot.tag"] = "\(tag)"
+        let runner = SnapshotRunner(agent: agent, nodetool: nodetool, info: info, logger: logger)
+        // Taken when its newest file appeared on disk, as near as the agent can tell.
+        let takenAt = files.compactMap { Self.changeTime($0) }.max() ?? Date()
+        let command = AgentAPI.SnapshotCommand(
+            snapshotID: SnapshotID(), tag: tag, at: takenAt, deadline: Date().addingTimeInterval(600),
+            keyspaces: [], tables: [], clearAfterUpload: false)
+        do {
+            let manifest = try await runner.checkedManifest(
+                command: command, takenAt: takenAt, files: files, logger: logger)
+            let key = agent.keys.key(for: .nodeManifest(host: agent.host, tag: tag))
+            _ = try await agent.store.put(
+                key: key, source: .bytes(Array(manifest.encoded())),
+                options: PutOptions(contentType: "application/json"))
+            try agent.state.setMeta(Self.stateKey(tag.description), "manifest:" + fingerprint)
+            let all = manifest.allFiles
+            logger.info(
+                "Node manifest written for a snapshot taken outside cassnap",
+                metadata: ["snapshot.files": "\(all.count)", "snapshot.manifest_key": "\(key)"])
+            try agent.state.queueOutbox(
+                kind: .nodeSnapshot,
+                AgentAPI.NodeSnapshotReport(
+                    tag: tag, manifestKey: key, takenAt: takenAt, files: all.count,
+                    bytes: all.reduce(0) { $0 + $1.size }))
+        } catch {
+            logger.warning(
+                "Could not write the manifest of a settled snapshot; trying again later",
+                metadata: ["error.message": "\(error)"])
+        }
+    }
+
+    private func allUploaded(_ paths: [String]) -> Bool {
+        paths.allSatisfy { (try? agent.state.file(path: $0))??.status == .uploaded }
+    }
+
+    /// Every `<table>/snapshots/<tag>` name in the data directories.
+    static func tagsOnDisk(_ dataDirectories: [String]) -> Set<String> {
+        var tags: Set<String> = []
+        for data in dataDirectories {
+            for keyspace in DirectoryListing.entries(of: data) ?? [] where keyspace.kind == .directory {
+                for table in DirectoryListing.entries(of: keyspace.path) ?? [] where table.kind == .directory {
+                    for tag in DirectoryListing.entries(of: table.path + "/snapshots") ?? []
+                    where tag.kind == .directory && !tag.hasInvalidName {
+                        tags.insert((tag.path as NSString).lastPathComponent)
+                    }
+                }
+            }
+        }
+        return tags
+    }
+
+    /// Changes whenever a file is added, removed or resized.
+    static func fingerprint(_ paths: [String]) -> String {
+        let hasher = CassnapCrypto.Hasher(.sha256)
+        for path in paths.sorted() {
+            var st = stat()
+            let size = lstat(path, &st) == 0 ? Int64(st.st_size) : -1
+            hasher.update(Array("\(path)\u{0}\(size)\n".utf8))
+        }
+        return hasher.finalize().hexString
+    }
+
+    /// The inode change time: when the snapshot's hard link was made.
+    static func changeTime(_ path: String) -> Date? {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return nil }
+        return Date(
+            timeIntervalSince1970: TimeInterval(st.st_ctim.tv_sec) + TimeInterval(st.st_ctim.tv_nsec) / 1e9)
+    }
+}
