@@ -233,7 +233,8 @@ package enum AdminAPI {
         package var error: String?
 
         package init(
-            hostID: HostID, hostname: String?, tag: SnapshotTag, manifestKey: String, takenAt: Date, files: Int,
+            hostID: HostID, hostname: String?, tag: SnapshotTag, manifestKey: String, takenAt: Date,
+            files: Int,
             bytes: Int64, verifiedAt: Date, error: String?
         ) {
             self.hostID = hostID

@@ -12,14 +12,16 @@ extension AgentCommand {
     /// this is the command for the morning the coordinator is gone too.
     struct Restore: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Restore a snapshot from the bucket with the agent's configuration (no coordinator needed).",
+            abstract:
+                "Restore a snapshot from the bucket with the agent's configuration (no coordinator needed).",
             discussion: RestoreOptions.discussion
                 + " Without --node or --all it restores this node: the configured host ID, else the one the agent remembers, else nodetool info's."
         )
 
         @Option(help: "Agent configuration file (YAML).") var config: String?
         @Option(help: "Object store URL (default: the configuration's store).") var store: String?
-        @Option(help: "Cluster name in object keys (default: the configuration's cluster).") var cluster: String?
+        @Option(help: "Cluster name in object keys (default: the configuration's cluster).") var cluster:
+            String?
         @Flag(help: "Print JSON for scripts instead of the summary.") var json = false
         @OptionGroup var options: RestoreOptions
 
@@ -45,13 +47,17 @@ extension AgentCommand {
                     options.nodes = [try await Self.thisNode(configuration).description]
                 }
                 let keys: ObjectKeys
-                do { keys = try ObjectKeys(prefix: "", cluster: try ClusterName(configuration.cluster)) } catch {
+                do {
+                    keys = try ObjectKeys(prefix: "", cluster: try ClusterName(configuration.cluster))
+                } catch {
                     throw CLIError.usage("cluster \(configuration.cluster.debugDescription): \(error)")
                 }
                 var settings = StoreSettings()
                 settings.onRetry = { operation, key, error, attempt in
                     FileHandle.standardError.write(
-                        Data("cassnap-agent: retrying \(operation) \(key) (attempt \(attempt + 1)): \(error)\n".utf8))
+                        Data(
+                            "cassnap-agent: retrying \(operation) \(key) (attempt \(attempt + 1)): \(error)\n"
+                                .utf8))
                 }
                 let opened: any ObjectStore
                 do { opened = try ObjectStoreFactory.open(url: url, settings: settings) } catch {
@@ -73,7 +79,8 @@ extension AgentCommand {
             do { return try await HostIdentity.fromNodetool(c.nodetool) } catch {
                 throw CLIError.usage(
                     "cannot tell which node to restore (no hostID in the configuration, none remembered in "
-                        + "\(c.stateDirectory), and nodetool info failed: \(error)); give --node HOST_ID|HOSTNAME")
+                        + "\(c.stateDirectory), and nodetool info failed: \(error)); give --node HOST_ID|HOSTNAME"
+                )
             }
         }
     }

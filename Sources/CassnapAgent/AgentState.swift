@@ -266,7 +266,9 @@ package final class AgentState: Sendable {
         try pool.write { db in
             try db.execute(
                 sql: "INSERT INTO outbox (kind, report_id, payload, created_at) VALUES (?, ?, ?, ?)",
-                arguments: [kind.rawValue, UUID().uuidString.lowercased(), data, Date().timeIntervalSince1970])
+                arguments: [
+                    kind.rawValue, UUID().uuidString.lowercased(), data, Date().timeIntervalSince1970,
+                ])
         }
     }
 

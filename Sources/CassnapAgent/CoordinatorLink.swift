@@ -162,7 +162,8 @@ struct CoordinatorLink: Sendable {
                     let items = try batch.map {
                         try decoder.decode(AgentAPI.NodeSnapshotReport.self, from: $0.payload)
                     }
-                    _ = try await client.reportNodeSnapshots(agent.host, .init(reportID: reportID, items: items))
+                    _ = try await client.reportNodeSnapshots(
+                        agent.host, .init(reportID: reportID, items: items))
                 default:
                     logger.error(
                         "Dropping an outbox entry of unknown kind", metadata: ["outbox.kind": "\(kind)"])

@@ -76,7 +76,9 @@ struct SettledSnapshots: Sendable {
         }
     }
 
-    private func writeManifest(_ tag: SnapshotTag, files: [String], fingerprint: String, info: Nodetool.NodeInfo)
+    private func writeManifest(
+        _ tag: SnapshotTag, files: [String], fingerprint: String, info: Nodetool.NodeInfo
+    )
         async
     {
         var logger = logger
@@ -120,7 +122,8 @@ struct SettledSnapshots: Sendable {
         var tags: Set<String> = []
         for data in dataDirectories {
             for keyspace in DirectoryListing.entries(of: data) ?? [] where keyspace.kind == .directory {
-                for table in DirectoryListing.entries(of: keyspace.path) ?? [] where table.kind == .directory {
+                for table in DirectoryListing.entries(of: keyspace.path) ?? [] where table.kind == .directory
+                {
                     for tag in DirectoryListing.entries(of: table.path + "/snapshots") ?? []
                     where tag.kind == .directory && !tag.hasInvalidName {
                         tags.insert((tag.path as NSString).lastPathComponent)

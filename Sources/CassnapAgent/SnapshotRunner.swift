@@ -26,7 +26,8 @@ struct SnapshotRunner: Sendable {
         logger[metadataKey: "snapshot.tag"] = "\(command.tag)"
         var taken = false
         // This tag's manifest is the runner's to write, not the settled-snapshot watcher's.
-        try? agent.state.setMeta(SettledSnapshots.stateKey(command.tag.description), SettledSnapshots.commanded)
+        try? agent.state.setMeta(
+            SettledSnapshots.stateKey(command.tag.description), SettledSnapshots.commanded)
         do {
             let delay = command.at.timeIntervalSinceNow
             if delay > 0 { try await Task.sleep(for: .milliseconds(Int(delay * 1000))) }

@@ -131,7 +131,9 @@ struct AdminController<Context: RequestContext> {
     > {
         var host: HostID?
         if let ref = request.uri.queryParameters["node"].map(String.init) {
-            guard let resolved = try await catalog.resolveNode(ref) else { throw APIError.notFound("node", ref) }
+            guard let resolved = try await catalog.resolveNode(ref) else {
+                throw APIError.notFound("node", ref)
+            }
             host = resolved
         }
         return JSONReply(try await catalog.nodeSnapshots(host))

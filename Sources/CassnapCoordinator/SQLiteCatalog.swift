@@ -214,7 +214,8 @@ package final class SQLiteCatalog: Catalog {
         _ host: HostID, _ batch: AgentAPI.Batch<AdminAPI.OperatorSnapshot>, at now: Date
     ) async throws -> AgentAPI.ReportReceipt {
         let hostID = host.description
-        return try await applyInChunks(batch, host: hostID, kind: "node-snapshots", at: now) { db, snapshots in
+        return try await applyInChunks(batch, host: hostID, kind: "node-snapshots", at: now) {
+            db, snapshots in
             let upsert = try db.cachedStatement(
                 sql: """
                     INSERT OR REPLACE INTO node_snapshots

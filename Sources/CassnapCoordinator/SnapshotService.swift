@@ -217,7 +217,8 @@ package struct SnapshotService: Sendable {
                     "items[\(i)].manifestKey", "expected \(expectedKey), got \(item.manifestKey)")
             }
             var snapshot = AdminAPI.OperatorSnapshot(
-                hostID: host, hostname: nil, tag: item.tag, manifestKey: item.manifestKey, takenAt: item.takenAt,
+                hostID: host, hostname: nil, tag: item.tag, manifestKey: item.manifestKey,
+                takenAt: item.takenAt,
                 files: item.files, bytes: item.bytes, verifiedAt: now, error: nil)
             switch try await verify(host: host, tag: item.tag, manifestKey: item.manifestKey) {
             case .complete(let takenAt, _, let files):
@@ -226,7 +227,9 @@ package struct SnapshotService: Sendable {
                 snapshot.bytes = files.reduce(0) { $0 + $1.size }
                 logger.info(
                     "node snapshot taken outside cassnap verified",
-                    metadata: ["node.host_id": "\(host)", "snapshot.tag": "\(item.tag)", "files": "\(files.count)"])
+                    metadata: [
+                        "node.host_id": "\(host)", "snapshot.tag": "\(item.tag)", "files": "\(files.count)",
+                    ])
             case .failed(let why):
                 snapshot.error = why
                 logger.warning(

@@ -112,12 +112,15 @@ package final class GCSObjectStore: ObjectStore {
             _ = try sink.finish(path: key)  // a local write failure is the real cause
             throw error
         }
-        guard response.status == 200 || response.status == 206 else { throw await failure(response, key: key) }
+        guard response.status == 200 || response.status == 206 else {
+            throw await failure(response, key: key)
+        }
         let read = try sink.finish(path: key)
         if let range = target.range, read.bytes != Int64(range.count) {
             throw ObjectStoreError.transient(
                 store: displayName,
-                detail: "get \(key): asked for \(range.count) bytes from \(range.lowerBound), got \(read.bytes)")
+                detail:
+                    "get \(key): asked for \(range.count) bytes from \(range.lowerBound), got \(read.bytes)")
         }
         return read
     }

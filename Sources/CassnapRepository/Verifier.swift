@@ -89,14 +89,18 @@ extension Repository {
                 guard let file = next.next() else { return false }
                 group.addTask {
                     let read: ObjectRead
-                    do { read = try await store.read(key: file.objectKey, into: ReadTarget(fd: sink)) } catch let error
+                    do {
+                        read = try await store.read(key: file.objectKey, into: ReadTarget(fd: sink))
+                    } catch let error
                         as ObjectStoreError where !error.isRetryable || Self.isChecksumMismatch(error)
                     {
                         return error.isNotFound
                             ? ObjectProblem(file: file, kind: .missing)
                             : ObjectProblem(file: file, kind: .unreadable(detail: error.description))
                     }
-                    if read.bytes != file.size { return ObjectProblem(file: file, kind: .wrongSize(actual: read.bytes)) }
+                    if read.bytes != file.size {
+                        return ObjectProblem(file: file, kind: .wrongSize(actual: read.bytes))
+                    }
                     let sha = read.sha256 ?? ""
                     return sha == file.sha256.hex
                         ? nil : ObjectProblem(file: file, kind: .wrongChecksum(actual: sha))

@@ -127,7 +127,8 @@ package struct S3ObjectStore: ObjectStore {
         if let range = target.range, read.bytes != Int64(range.count) {
             throw ObjectStoreError.transient(
                 store: displayName,
-                detail: "get \(key): asked for \(range.count) bytes from \(range.lowerBound), got \(read.bytes)")
+                detail:
+                    "get \(key): asked for \(range.count) bytes from \(range.lowerBound), got \(read.bytes)")
         }
         return read
     }

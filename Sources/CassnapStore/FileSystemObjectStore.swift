@@ -208,7 +208,8 @@ package struct FileSystemObjectStore: ObjectStore {
         if let range = target.range, read.bytes != Int64(range.count) {
             throw ObjectStoreError.localFile(
                 path: root + "/" + key,
-                reason: "asked for \(range.count) bytes from \(range.lowerBound), the object holds \(read.bytes)")
+                reason:
+                    "asked for \(range.count) bytes from \(range.lowerBound), the object holds \(read.bytes)")
         }
         return read
     }

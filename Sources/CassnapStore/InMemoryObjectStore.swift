@@ -58,11 +58,14 @@ package actor InMemoryObjectStore: ObjectStore {
 
     package func read(key: String, into target: ReadTarget) async throws -> ObjectRead {
         try validateObjectKey(key)
-        guard let bytes = objects[key]?.bytes else { throw ObjectStoreError.notFound(store: displayName, key: key) }
+        guard let bytes = objects[key]?.bytes else {
+            throw ObjectStoreError.notFound(store: displayName, key: key)
+        }
         let lower = Int(target.range?.lowerBound ?? 0)
         let upper = Int(target.range?.upperBound ?? Int64(bytes.count))
         guard lower <= upper, upper <= bytes.count else {
-            throw ObjectStoreError.transient(store: displayName, detail: "get \(key): range beyond the object")
+            throw ObjectStoreError.transient(
+                store: displayName, detail: "get \(key): range beyond the object")
         }
         let sink = ReadSink(target)
         _ = bytes[lower..<upper].withUnsafeBytes { sink.write($0) }

@@ -15,7 +15,9 @@ struct RestoreCommand: AsyncParsableCommand {
     @OptionGroup var repository: RepositoryOptions
 
     func validate() throws {
-        if options.all == !options.nodes.isEmpty { throw ValidationError("give --node (repeatable) or --all") }
+        if options.all == !options.nodes.isEmpty {
+            throw ValidationError("give --node (repeatable) or --all")
+        }
         try options.check()
     }
 
@@ -35,7 +37,8 @@ package struct RestoreOptions: ParsableArguments {
         """
 
     @Argument(help: "Snapshot id or tag.") package var snapshot: String
-    @Option(name: .customLong("node"), help: "Host ID or hostname; repeatable.") package var nodes: [String] = []
+    @Option(name: .customLong("node"), help: "Host ID or hostname; repeatable.") package var nodes: [String] =
+        []
     @Flag(help: "Every node of the snapshot that is complete.") package var all = false
     @Option(help: "Target directory: DIR/<host-id>/<keyspace>/<table-dir>/.") package var to: String?
     @Option(
@@ -52,7 +55,7 @@ package struct RestoreOptions: ParsableArguments {
     package var force = false
     @Option(help: "Only this keyspace; repeatable.") package var keyspace: [String] = []
     @Option(help: "Only this table, as keyspace.table; repeatable.") package var table: [String] = []
-    @Option(help: "Transfers at once (whole files, and 16 MiB ranges of files from 64 MiB).")
+    @Option(help: "Transfers at once (whole files, and 4 ranges of each file from 256 MiB).")
     package var concurrency = 8
 
     package init() {}
