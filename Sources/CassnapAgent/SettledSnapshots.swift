@@ -91,7 +91,7 @@ struct SettledSnapshots: Sendable {
             keyspaces: [], tables: [], clearAfterUpload: false)
         do {
             let manifest = try await runner.checkedManifest(
-                command: command, takenAt: takenAt, files: files, logger: logger)
+                command: command, takenAt: takenAt, files: files, logger: logger, origin: .node)
             let key = agent.keys.key(for: .nodeManifest(host: agent.host, tag: tag))
             _ = try await agent.store.put(
                 key: key, source: .bytes(Array(manifest.encoded())),

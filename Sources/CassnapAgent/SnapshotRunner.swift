@@ -203,13 +203,14 @@ struct SnapshotRunner: Sendable {
     /// forgotten, uploaded again, and the manifest is checked again, a bounded number of times.
     func checkedManifest(
         command: AgentAPI.SnapshotCommand, takenAt: Date, files: [String], logger: Logger,
-        attempts: Int = 3
+        origin: NodeManifest.Origin = .cluster, attempts: Int = 3
     ) async throws -> NodeManifest {
         let repository = Repository(store: agent.store, keys: agent.keys)
         var attempt = 1
         while true {
             let records = try await waitUntilStored(files, deadline: command.deadline)
-            let manifest = try await buildManifest(command: command, takenAt: takenAt, records: records)
+            var manifest = try await buildManifest(command: command, takenAt: takenAt, records: records)
+            manifest.origin = origin
             let problems = try await repository.checkObjects(of: manifest)
             if problems.isEmpty { return manifest }
             guard attempt < attempts else {

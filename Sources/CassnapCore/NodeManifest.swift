@@ -5,8 +5,8 @@ import Foundation
 /// everything needed to verify and restore them (invariant 5). Schema: docs/FORMAT.md.
 package struct NodeManifest: Sendable, Hashable, Codable {
     package static let document = "node manifest"
-    /// 1.1 added `tables[].opaqueFiles`.
-    package static let currentFormatVersion = FormatVersion(major: 1, minor: 1)
+    /// 1.1 added `tables[].opaqueFiles`; 1.2 added `origin`.
+    package static let currentFormatVersion = FormatVersion(major: 1, minor: 2)
 
     package var formatVersion: FormatVersion
     package var cluster: ClusterName
@@ -18,11 +18,21 @@ package struct NodeManifest: Sendable, Hashable, Codable {
     /// Node-level files: `schema.cql` and `tokens.json`.
     package var nodeFiles: [File]
     package var tables: [Table]
+    /// Who took the snapshot. Absent (before 1.2) means `.cluster`.
+    package var origin: Origin
+
+    /// A cluster snapshot's node manifest is kept while its cluster record is; without the
+    /// record it is an orphan of an interrupted delete. A node snapshot (a tag an operator took
+    /// with `nodetool snapshot`, written once it settled) has no record by design.
+    package enum Origin: String, Sendable, Hashable, Codable {
+        case cluster
+        case node
+    }
 
     package init(
         formatVersion: FormatVersion = currentFormatVersion, cluster: ClusterName, node: Node,
         tag: SnapshotTag,
-        takenAt: Date, nodeFiles: [File], tables: [Table]
+        takenAt: Date, nodeFiles: [File], tables: [Table], origin: Origin = .cluster
     ) {
         self.formatVersion = formatVersion
         self.cluster = cluster
@@ -31,6 +41,7 @@ package struct NodeManifest: Sendable, Hashable, Codable {
         self.takenAt = InstantFormat.normalized(takenAt)
         self.nodeFiles = nodeFiles
         self.tables = tables
+        self.origin = origin
     }
 
     package struct Node: Sendable, Hashable, Codable {
@@ -170,7 +181,7 @@ package struct NodeManifest: Sendable, Hashable, Codable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case formatVersion, cluster, node, tag, takenAt, nodeFiles, tables
+        case formatVersion, cluster, node, tag, takenAt, nodeFiles, tables, origin
     }
 
     package init(from decoder: any Decoder) throws {
@@ -184,7 +195,8 @@ package struct NodeManifest: Sendable, Hashable, Codable {
             tag: try container.decode(SnapshotTag.self, forKey: .tag),
             takenAt: try container.decode(Date.self, forKey: .takenAt),
             nodeFiles: try container.decode([File].self, forKey: .nodeFiles),
-            tables: try container.decode([Table].self, forKey: .tables))
+            tables: try container.decode([Table].self, forKey: .tables),
+            origin: try container.decodeIfPresent(Origin.self, forKey: .origin) ?? .cluster)
     }
 
     package func encode(to encoder: any Encoder) throws {
@@ -196,6 +208,8 @@ package struct NodeManifest: Sendable, Hashable, Codable {
         try container.encode(takenAt, forKey: .takenAt)
         try container.encode(nodeFiles, forKey: .nodeFiles)
         try container.encode(tables, forKey: .tables)
+        // Written only for node snapshots, so a cluster snapshot's manifest reads as before.
+        if origin != .cluster { try container.encode(origin, forKey: .origin) }
     }
 }
 

@@ -37,6 +37,8 @@ package struct RetentionPolicy: Sendable, Hashable {
 package struct PruneReport: Sendable {
     package var expiredSnapshots: [ClusterSnapshotRecord] = []
     package var orphanManifests = 0
+    /// Node snapshots (`origin: node`, no cluster record) whose objects were kept.
+    package var nodeSnapshots = 0
     package var poolObjects = 0
     package var poolBytes: Int64 = 0
     /// Pool objects referenced by no retained manifest but younger than the grace period.
@@ -51,7 +53,8 @@ extension Repository {
     /// that is older than `grace` (an upload or a snapshot may be in flight), in batches of
     /// 1,000 keys. Before deleting, the manifests are listed again and any written since the
     /// mark are marked too. Node manifests that no record names (orphans of an interrupted
-    /// delete) are removed once older than `grace`.
+    /// delete) are removed once older than `grace`; node snapshots' manifests (`origin: node`,
+    /// an operator's `nodetool snapshot` tag) have no record by design, and are kept and marked.
     ///
     /// The race with agents' upload-once state — an agent that believes an object is in the
     /// bucket after it was swept — is closed on the agent's side: it checks a manifest's
@@ -63,16 +66,16 @@ extension Repository {
         let started = Date()
         var marked: Set<String> = []
         var markedManifests: Set<String> = []
-        func mark(_ manifestKeys: [ObjectInfo]) async throws {
-            for info in manifestKeys where !markedManifests.contains(info.key) {
-                let manifest = try await nodeManifest(key: info.key)
-                for file in manifest.allFiles { marked.insert(file.objectKey) }
-                markedManifests.insert(info.key)
-            }
+        // Manifests without a retained record, read once: node snapshots, or orphans.
+        var unnamed: [String: NodeManifest] = [:]
+        func mark(_ manifest: NodeManifest, key: String) {
+            guard markedManifests.insert(key).inserted else { return }
+            for file in manifest.allFiles { marked.insert(file.objectKey) }
         }
-        // Every node manifest, with whether a retained record names its tag. The records are
-        // read afresh each time: a snapshot created during the prune is retained.
-        func manifests() async throws -> (retained: [ObjectInfo], orphans: [ObjectInfo]) {
+        // Every node manifest: those a retained record names and node snapshots are marked,
+        // the rest are orphans. The records are read afresh each time: a snapshot created
+        // during the prune is retained.
+        func manifests() async throws -> [ObjectInfo] {
             let records = try await clusterSnapshots()
             // An unreadable record may still name manifests: refuse to guess.
             if let (key, error) = records.unreadable.first {
@@ -81,7 +84,6 @@ extension Repository {
                     error: .malformed(document: "cluster snapshot record", detail: "\(error); prune stops"))
             }
             let retainedTags = Set(records.records.map(\.tag)).subtracting(expired)
-            var kept: [ObjectInfo] = []
             var orphans: [ObjectInfo] = []
             for host in hosts.sorted() {
                 let root = keys.nodeSnapshotsRoot(host)
@@ -96,15 +98,32 @@ extension Repository {
                     else {
                         continue
                     }
-                    if retainedTags.contains(tag) { kept.append(info) } else { orphans.append(info) }
+                    if retainedTags.contains(tag) {
+                        if !markedManifests.contains(info.key) {
+                            mark(try await nodeManifest(key: info.key), key: info.key)
+                        }
+                        continue
+                    }
+                    // Unreadable, it might be a node snapshot's: refuse to guess, as for records.
+                    let manifest: NodeManifest
+                    if let known = unnamed[info.key] {
+                        manifest = known
+                    } else {
+                        manifest = try await nodeManifest(key: info.key)
+                        unnamed[info.key] = manifest
+                    }
+                    if manifest.origin == .node {
+                        mark(manifest, key: info.key)
+                    } else {
+                        orphans.append(info)
+                    }
                 }
             }
-            return (kept, orphans)
+            return orphans
         }
-        let first = try await manifests()
-        try await mark(first.retained)
+        _ = try await manifests()
 
-        var doomed: [String] = []
+        var candidates: [(key: String, size: Int64)] = []
         for host in hosts.sorted() {
             let root = keys.nodeRoot(host) + "data/"
             do {
@@ -114,8 +133,7 @@ extension Repository {
                             report.sparedYoung += 1
                             continue
                         }
-                        doomed.append(info.key)
-                        report.poolBytes += info.size
+                        candidates.append((info.key, info.size))
                     }
                 }
             } catch {
@@ -123,16 +141,17 @@ extension Repository {
             }
         }
         // Manifests written during the sweep may reference what looked unreferenced.
-        let second = try await manifests()
-        try await mark(second.retained)
-        doomed.removeAll { marked.contains($0) }
-        let orphanKeys = second.orphans.filter { info in
+        let orphans = try await manifests()
+        let doomed = candidates.filter { !marked.contains($0.key) }
+        report.poolBytes = doomed.reduce(0) { $0 + $1.size }
+        report.nodeSnapshots = unnamed.values.filter { $0.origin == .node }.count
+        let orphanKeys = orphans.filter { info in
             info.lastModified.map { now.timeIntervalSince($0) >= grace } ?? true
         }.map(\.key)
         report.poolObjects = doomed.count
         report.orphanManifests = orphanKeys.count
         if !dryRun {
-            for keys in [doomed, orphanKeys] {
+            for keys in [doomed.map(\.key), orphanKeys] {
                 for start in stride(from: 0, to: keys.count, by: 1000) {
                     let batch = Array(keys[start..<min(start + 1000, keys.count)])
                     do { try await store.delete(keys: batch) } catch {

@@ -48,6 +48,7 @@ import Testing
             let record = try await repository.nodeSnapshot(tag: tag, hosts: [agent.host])
             #expect(record.nodes.map(\.status) == [.complete])
             let manifest = try await repository.nodeManifest(host: agent.host, tag: tag)
+            #expect(manifest.origin == .node, "a prune must not take it for an orphan")
             #expect(try await repository.checkContents(of: manifest.allFiles, concurrency: 4).isEmpty)
             let target = root.appendingPathComponent("restore").path
             let plan = try RestorePlan(manifest: manifest, keys: agent.keys)

@@ -41,6 +41,22 @@ struct ManifestTests {
         #expect(manifest.encoded() == data)
     }
 
+    /// 1.2: a node snapshot says so; a cluster snapshot's manifest leaves `origin` out, so it
+    /// has the bytes it had in 1.1 apart from the version, and older manifests read as `cluster`.
+    @Test func originIsWrittenOnlyForNodeSnapshots() throws {
+        #expect(Examples.nodeManifest.origin == .cluster)
+        #expect(!String(decoding: Examples.nodeManifest.encoded(), as: UTF8.self).contains("origin"))
+        var node = Examples.nodeManifest
+        node.origin = .node
+        let data = node.encoded()
+        #expect(String(decoding: data, as: UTF8.self).contains(#""origin" : "node""#))
+        #expect(try NodeManifest.decode(from: data) == node)
+        #expect(try NodeManifest.decode(from: try Self.fixture("node-manifest-1.0.json")).origin == .cluster)
+        let bad = String(decoding: data, as: UTF8.self).replacingOccurrences(
+            of: #""origin" : "node""#, with: #""origin" : "cron""#)
+        #expect(throws: ManifestError.self) { try NodeManifest.decode(from: Data(bad.utf8)) }
+    }
+
     @Test func clusterSnapshotFixtureDecodesToTheExample() throws {
         let data = try Self.fixture("cluster-snapshot-example.json")
         let record = try ClusterSnapshotRecord.decode(from: data)
@@ -75,7 +91,7 @@ struct ManifestTests {
         let text = String(decoding: data, as: UTF8.self)
         return Data(
             text.replacingOccurrences(
-                of: #""formatVersion" : "1\.[01]""#, with: "\"formatVersion\" : \(version)",
+                of: #""formatVersion" : "1\.[012]""#, with: "\"formatVersion\" : \(version)",
                 options: .regularExpression
             ).utf8)
     }
@@ -128,7 +144,7 @@ struct ManifestTests {
     @Test func newerMinorVersionsWithExtraFieldsAreRead() throws {
         var text = String(decoding: try Self.fixture("node-manifest-example.json"), as: UTF8.self)
         text = text.replacingOccurrences(
-            of: "\"formatVersion\" : \"1.1\"", with: "\"formatVersion\" : \"1.7\"")
+            of: "\"formatVersion\" : \"1.2\"", with: "\"formatVersion\" : \"1.7\"")
         text = text.replacingOccurrences(
             of: "\"tag\" :", with: "\"addedInOneSeven\" : {\"x\": 1},\n  \"tag\" :")
         let manifest = try NodeManifest.decode(from: Data(text.utf8))

@@ -16,9 +16,13 @@ struct History {
         keyspace: "shop", table: "orders", id: TableID("5a1c395e-b41f-11e5-9f22-ba0be0483c18"))
     var repository: Repository { Repository(store: store, keys: keys) }
 
-    /// Writes the pool objects of `sstables` (generation → content), the node manifest and a
-    /// complete cluster record for `tag`.
-    func snapshot(_ tag: String, at: Date, sstables: [Int: String]) async throws -> ClusterSnapshotRecord {
+    /// Writes the pool objects of `sstables` (generation → content), the node manifest and, for
+    /// a cluster snapshot, a complete cluster record for `tag`. A node snapshot (an operator's
+    /// `nodetool snapshot` tag, `origin: node`) has no record.
+    @discardableResult
+    func snapshot(
+        _ tag: String, at: Date, sstables: [Int: String], origin: NodeManifest.Origin = .cluster
+    ) async throws -> ClusterSnapshotRecord {
         let tag = try SnapshotTag(tag)
         var list: [NodeManifest.SSTable] = []
         for (generation, content) in sstables.sorted(by: { $0.key < $1.key }) {
@@ -48,7 +52,7 @@ struct History {
             tag: tag, takenAt: at, nodeFiles: [],
             tables: [
                 .init(keyspace: "shop", table: "orders", tableID: table.id, snapshotFiles: [], sstables: list)
-            ])
+            ], origin: origin)
         let manifestKey = keys.key(for: .nodeManifest(host: host, tag: tag))
         _ = try await store.put(key: manifestKey, source: .bytes(Array(manifest.encoded())))
         let record = ClusterSnapshotRecord(
@@ -57,8 +61,10 @@ struct History {
                 .init(
                     hostID: host, hostname: "node1", status: .complete, takenAt: at, manifestKey: manifestKey)
             ])
-        _ = try await store.put(
-            key: keys.key(for: .clusterSnapshotRecord(tag: tag)), source: .bytes(Array(record.encoded())))
+        if origin == .cluster {
+            _ = try await store.put(
+                key: keys.key(for: .clusterSnapshotRecord(tag: tag)), source: .bytes(Array(record.encoded())))
+        }
         return record
     }
 
@@ -135,6 +141,33 @@ struct PruneTests {
         #expect(try await history.repository.verify(two, deep: true).completeNodesAreRestorable)
     }
 
+    /// A node snapshot (an operator's tag, `origin: node`) has no cluster record by design: prune
+    /// keeps its manifest and every object it lists, while a cluster snapshot's manifest left
+    /// without its record (an interrupted delete) is an orphan and goes.
+    @Test func aNodeSnapshotIsKeptWhileAnOrphanManifestGoes() async throws {
+        let history = History()
+        try await history.snapshot("one", at: t0, sstables: [1: "alpha", 2: "beta"])
+        try await history.snapshot("nightly", at: t0, sstables: [2: "beta", 3: "gamma"], origin: .node)
+        try await history.snapshot("two", at: t0, sstables: [4: "delta"])
+        // "two" was being deleted when the process died: its record is gone, its manifest not.
+        try await history.repository.deleteRecord(
+            of: try #require(
+                try await history.repository.clusterSnapshots().records.first { $0.tag.rawValue == "two" }))
+
+        let report = try await history.prune(RetentionPolicy(keepLast: 0), now: Date().addingTimeInterval(60))
+        #expect(report.expiredSnapshots.map(\.tag.rawValue) == ["one"])
+        #expect(report.nodeSnapshots == 1)
+        #expect(report.orphanManifests == 1)
+        // alpha (only "one") and delta (only the orphan) go; beta and gamma stay for "nightly".
+        #expect(report.poolObjects == 2)
+        #expect(report.poolBytes == Int64("alpha".utf8.count + "delta".utf8.count))
+        let nightly = try await history.repository.nodeSnapshot(
+            tag: try SnapshotTag("nightly"), hosts: [history.host])
+        #expect(try await history.repository.verify(nightly, deep: true).completeNodesAreRestorable)
+        let left = try await history.store.list(prefix: "").map(\.key).filter { $0.contains("/snapshots/") }
+        #expect(left.count == 1 && left[0].hasSuffix("/nightly/manifest.json"), "\(left)")
+    }
+
     /// Random histories of snapshots, shared files, reused generations (collision keys) and
     /// prunes: after every prune, no object a retained manifest lists is gone, and every
     /// retained snapshot passes a deep verify. Seeded, 25 histories of up to 12 steps.
@@ -145,6 +178,7 @@ struct PruneTests {
         var live: [Int: String] = [:]
         var generation = 0
         var clock = t0
+        var nodeSnapshots: [SnapshotTag] = []
         for step in 0..<12 {
             clock = clock.addingTimeInterval(3600)
             switch random.next() % 4 {
@@ -165,7 +199,10 @@ struct PruneTests {
                 }
             default: break
             }
-            _ = try await history.snapshot("s\(step)", at: clock, sstables: live)
+            // Now and then an operator's own tag instead: no record, kept by every prune.
+            let origin: NodeManifest.Origin = random.next() % 4 == 0 ? .node : .cluster
+            try await history.snapshot("s\(step)", at: clock, sstables: live, origin: origin)
+            if origin == .node { nodeSnapshots.append(try SnapshotTag("s\(step)")) }
             if random.next() % 3 == 0 {
                 let policy = RetentionPolicy(keepLast: Int(random.next() % 3))
                 // Every object is older than the grace period: the sweep must be exact.
@@ -178,6 +215,14 @@ struct PruneTests {
                         "seed \(seed) step \(step): \(record.tag) lost objects")
                     let manifest = try await history.repository.nodeManifest(
                         host: history.host, tag: record.tag)
+                    referenced.formUnion(manifest.allFiles.map(\.objectKey))
+                }
+                for tag in nodeSnapshots {
+                    let record = try await history.repository.nodeSnapshot(tag: tag, hosts: [history.host])
+                    #expect(
+                        try await history.repository.verify(record, deep: true).completeNodesAreRestorable,
+                        "seed \(seed) step \(step): node snapshot \(tag) lost objects")
+                    let manifest = try await history.repository.nodeManifest(host: history.host, tag: tag)
                     referenced.formUnion(manifest.allFiles.map(\.objectKey))
                 }
                 let pool = Set(

@@ -75,7 +75,8 @@ struct PruneCommand: AsyncParsableCommand {
                 expired: Set(expired.map(\.tag)), hosts: hosts, grace: graceSeconds, now: now, dryRun: dryRun)
             print(
                 "\(verb) \(expired.count) snapshots, \(report.poolObjects) pool objects (\(report.poolBytes) bytes), "
-                    + "\(report.orphanManifests) orphan manifests; spared \(report.sparedYoung) objects younger than \(grace); "
+                    + "\(report.orphanManifests) orphan manifests; kept \(report.nodeSnapshots) node snapshots' objects; "
+                    + "spared \(report.sparedYoung) objects younger than \(grace); "
                     + String(format: "%.1f s", report.seconds))
         }
     }
