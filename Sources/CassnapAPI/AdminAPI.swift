@@ -250,6 +250,18 @@ package enum AdminAPI {
     }
 
     /// `GET /v1/nodes/{node}/sstables?at=T`
+    /// `GET /v1/nodes/{node}/point-in-time?at=T`: what was live on the node at T, as a node
+    /// manifest the restore planner takes like any other, and the stretches of history known.
+    package struct PointInTime: Codable, Sendable, Hashable {
+        package var manifest: NodeManifest
+        package var history: [AgentAPI.LiveHistory]
+
+        package init(manifest: NodeManifest, history: [AgentAPI.LiveHistory]) {
+            self.manifest = manifest
+            self.history = history
+        }
+    }
+
     package struct LiveSSTable: Codable, Sendable, Hashable {
         package var keyspace: String
         package var table: String

@@ -43,16 +43,32 @@ package enum AgentAPI {
         package var oldestQueuedAge: Double?
         package var uploadedFiles: Int
         package var uploadedBytes: Int64
+        /// Over which stretch (agent clock) the `sstable-events` the coordinator has received
+        /// are complete; absent while the agent is not watching (starting, after an inotify
+        /// overflow, out of watches). `restore --at T` needs T inside a stretch.
+        package var liveHistory: LiveHistory?
 
         package init(
             agentTime: Date, queuedFiles: Int, oldestQueuedAge: Double?, uploadedFiles: Int,
-            uploadedBytes: Int64
+            uploadedBytes: Int64, liveHistory: LiveHistory? = nil
         ) {
             self.agentTime = agentTime
             self.queuedFiles = queuedFiles
             self.oldestQueuedAge = oldestQueuedAge
             self.uploadedFiles = uploadedFiles
             self.uploadedBytes = uploadedBytes
+            self.liveHistory = liveHistory
+        }
+    }
+
+    /// `[since, through]`: every live SSTable that appeared or disappeared in it is reported.
+    package struct LiveHistory: Codable, Sendable, Hashable {
+        package var since: Date
+        package var through: Date
+
+        package init(since: Date, through: Date) {
+            self.since = since
+            self.through = through
         }
     }
 

@@ -134,6 +134,12 @@ package struct CoordinatorClient: Sendable {
         try await collect { try await liveSSTablesPage(node: node, at: at, after: $0) }
     }
 
+    /// What was live on `node` at `at`, as a node manifest (for `restore --at`).
+    package func pointInTime(node: String, at: Date) async throws -> AdminAPI.PointInTime {
+        try await call(
+            "GET", "/v1/nodes/\(Self.escape(node))/point-in-time", query: [("at", InstantFormat.format(at))])
+    }
+
     package func rebuildCatalog() async throws -> AdminAPI.RebuildResult {
         try await call("POST", "/v1/catalog/rebuild", body: Empty())
     }

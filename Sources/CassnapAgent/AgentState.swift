@@ -272,6 +272,15 @@ package final class AgentState: Sendable {
         }
     }
 
+    /// When the oldest report of `kind` still waiting for the coordinator was queued.
+    package func oldestOutboxEntry(kind: OutboxKind) throws -> Date? {
+        try pool.read { db in
+            try Double.fetchOne(
+                db, sql: "SELECT MIN(created_at) FROM outbox WHERE kind = ?", arguments: [kind.rawValue]
+            ).map(Date.init(timeIntervalSince1970:))
+        }
+    }
+
     package func outboxCount(kind: String) throws -> Int {
         try pool.read { db in
             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE kind = ?", arguments: [kind]) ?? 0

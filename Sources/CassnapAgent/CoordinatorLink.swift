@@ -69,7 +69,8 @@ struct CoordinatorLink: Sendable {
             let beat = AgentAPI.Heartbeat(
                 agentTime: Date(), queuedFiles: counts[.pending] ?? 0, oldestQueuedAge: nil,
                 uploadedFiles: stats.uploadedFiles.load(ordering: .relaxed),
-                uploadedBytes: Int64(stats.uploadedBytes.load(ordering: .relaxed)))
+                uploadedBytes: Int64(stats.uploadedBytes.load(ordering: .relaxed)),
+                liveHistory: await deliveredLiveHistory())
             do {
                 _ = try await client.heartbeat(agent.host, beat)
                 recovered(&streak, "Heartbeats to the coordinator recovered")
@@ -78,6 +79,16 @@ struct CoordinatorLink: Sendable {
             }
             try? await Task.sleep(for: heartbeatInterval)
         }
+    }
+
+    /// The watched stretch, clipped to what the coordinator has: events still in the outbox
+    /// are not there yet, so the stretch ends just before the oldest of them.
+    private func deliveredLiveHistory() async -> AgentAPI.LiveHistory? {
+        guard let (since, through) = await agent.ingestor.liveHistory.interval else { return nil }
+        let waiting: Date?
+        do { waiting = try agent.state.oldestOutboxEntry(kind: .sstableEvent) } catch { return nil }
+        let delivered = waiting.map { min(through, $0.addingTimeInterval(-0.001)) } ?? through
+        return delivered >= since ? AgentAPI.LiveHistory(since: since, through: delivered) : nil
     }
 
     /// Long-polls for commands and starts each snapshot command once, however often the

@@ -21,6 +21,8 @@ actor Ingestor {
     private var reported = OncePerPath(capacity: 10_000)
     /// Opaque snapshot file names already logged.
     private var opaqueNames = OncePerPath(capacity: 10_000)
+    /// The stretch of time over which this agent's live-SSTable events are complete.
+    private(set) var liveHistory = LiveHistory()
 
     init(configuration: AgentConfiguration, state: AgentState, queue: UploadQueue, logger: Logger) {
         self.configuration = configuration
@@ -58,6 +60,7 @@ actor Ingestor {
         gate.invalidateAll()
         var batch = Batch()
         var recheck: Set<String> = []
+        var caughtUp: Date?
         for event in events {
             switch event {
             case .fileAppeared(let path), .fileClosed(let path):
@@ -72,6 +75,9 @@ actor Ingestor {
                 }
             case .overflow:
                 logger.warning("inotify queue overflowed: rescanning the data directories")
+                liveHistory.interrupt()
+            case .caughtUp(let instant):
+                caughtUp = instant
             case .entrySkipped(let path, let reason):
                 if shouldReportSkip(of: path) { reportSkipped(path, reason: reason.description) }
             case .watchLimitReached(let path):
@@ -81,10 +87,23 @@ actor Ingestor {
                         metadata: ["file.path": "\(path)"])
                 }
                 watchLimitReached = true
+                liveHistory.end()
             }
         }
         for directory in recheck { recheckWaiting(in: directory, into: &batch) }
         try await record(batch)
+        if let caughtUp { try await historyCaughtUp(caughtUp) }
+    }
+
+    /// Every change before `instant` is recorded. After a start or an overflow the history
+    /// begins again only once removals missed meanwhile are closed, dated now.
+    private func historyCaughtUp(_ instant: Date) async throws {
+        guard !liveHistory.ended else { return }
+        if liveHistory.since == nil {
+            try await closeVanishedLiveSSTables()
+            liveHistory.begin(at: Date())
+        }
+        liveHistory.through = max(liveHistory.through ?? instant, instant)
     }
 
     /// Looks again at every live component that was not complete (a missed event, a slow writer).

@@ -20,6 +20,7 @@ struct AdminController<Context: RequestContext> {
         routes.on(.get, "/snapshots/{id}/sstables", use: sstables)
         routes.on(.get, "/nodes", use: nodes)
         routes.on(.get, "/nodes/{node}/sstables", use: liveSSTables)
+        routes.on(.get, "/nodes/{node}/point-in-time", use: pointInTime)
         routes.on(.get, "/node-snapshots", use: nodeSnapshots)
         routes.on(.post, "/catalog/rebuild", use: rebuild)
         routes.on(.get, "/repository", use: repository)
@@ -111,8 +112,31 @@ struct AdminController<Context: RequestContext> {
     @Sendable func liveSSTables(_ request: Request, context: Context) async throws -> JSONReply<
         AdminAPI.Page<AdminAPI.LiveSSTable>
     > {
-        let ref = context.parameters.get("node") ?? ""
         let page = try request.pageRequest(.liveSSTables, key: LiveSSTableKey.self)
+        let (host, instant) = try await nodeAndInstant(request, context)
+        return JSONReply(try await catalog.liveSSTables(host, at: instant, page: page).reply)
+    }
+
+    @Sendable func pointInTime(_ request: Request, context: Context) async throws -> JSONReply<
+        AdminAPI.PointInTime
+    > {
+        let (host, instant) = try await nodeAndInstant(request, context)
+        do {
+            guard let answer = try await catalog.pointInTimeManifest(host, at: instant) else {
+                throw APIError.notFound("node", host.description)
+            }
+            return JSONReply(answer)
+        } catch let error as PointInTimeError {
+            switch error {
+            case .notCovered: throw APIError.conflict("history_gap", error.description)
+            case .incomplete: throw APIError.conflict("incomplete_sstables", error.description)
+            }
+        }
+    }
+
+    /// `{node}` and `?at=`, both required.
+    private func nodeAndInstant(_ request: Request, _ context: Context) async throws -> (HostID, Date) {
+        let ref = context.parameters.get("node") ?? ""
         guard let text = request.uri.queryParameters["at"].map(String.init) else {
             throw APIError.invalidField("at", "the instant is required, e.g. ?at=2026-11-23T02:00:00Z")
         }
@@ -123,7 +147,7 @@ struct AdminController<Context: RequestContext> {
         guard let host = try await catalog.resolveNode(ref), try await catalog.isRegistered(host) else {
             throw APIError.notFound("node", ref)
         }
-        return JSONReply(try await catalog.liveSSTables(host, at: instant, page: page).reply)
+        return (host, instant)
     }
 
     @Sendable func nodeSnapshots(_ request: Request, context: Context) async throws -> JSONReply<

@@ -63,6 +63,9 @@ package protocol Catalog: Sendable {
 
     // Live SSTables
     /// Ordered by keyspace, table, SSTable.
+    /// What was live on `host` at `instant`, as a node manifest; nil for an unknown node.
+    /// Throws `PointInTimeError` when the history does not cover it or a file is missing.
+    func pointInTimeManifest(_ host: HostID, at instant: Date) async throws -> AdminAPI.PointInTime?
     func liveSSTables(_ host: HostID, at instant: Date, page: PageRequest<LiveSSTableKey>) async throws
         -> CatalogPage<AdminAPI.LiveSSTable, LiveSSTableKey>
 

@@ -41,6 +41,14 @@ struct ReportValidation {
             throw APIError.invalidField(
                 "oldestQueuedAge", "\(age) is not a number of seconds from 0 to 100 years")
         }
+        if let history = beat.liveHistory {
+            try instant(history.since, "liveHistory.since")
+            try instant(history.through, "liveHistory.through")
+            guard history.since <= history.through, history.through <= beat.agentTime else {
+                throw APIError.invalidField(
+                    "liveHistory", "since must not be after through, nor through after agentTime")
+            }
+        }
     }
 
     func check(_ batch: AgentAPI.Batch<AgentAPI.FileReport>, host: HostID) throws {

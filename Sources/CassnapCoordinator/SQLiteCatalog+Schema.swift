@@ -154,6 +154,19 @@ extension SQLiteCatalog {
                     );
                     """)
         }
+        migrator.registerMigration("v5-live-history") { db in
+            try db.execute(
+                sql: """
+                    -- Stretches of agent time over which a node's sstable_events are complete, from
+                    -- its heartbeats: `restore --at T` needs T inside one.
+                    CREATE TABLE live_history (
+                        host_id TEXT NOT NULL,
+                        since REAL NOT NULL,
+                        through REAL NOT NULL,
+                        PRIMARY KEY (host_id, since)
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 }

@@ -7,7 +7,7 @@ import Logging
 /// The catalog in SQLite through GRDB: a WAL-mode file in production (readers never wait for
 /// the writer), an in-memory database in tests of the catalog alone.
 package final class SQLiteCatalog: Catalog {
-    private let writer: any DatabaseWriter
+    let writer: any DatabaseWriter
     /// Records carry the cluster name.
     private let cluster: ClusterName
     private let logger: Logger
@@ -85,7 +85,16 @@ package final class SQLiteCatalog: Catalog {
                     seconds(now), offset, beat.queuedFiles, beat.oldestQueuedAge, beat.uploadedFiles,
                     beat.uploadedBytes, host.description,
                 ])
-            return db.changesCount > 0
+            guard db.changesCount > 0 else { return false }
+            if let history = beat.liveHistory {
+                try db.execute(
+                    sql: """
+                        INSERT INTO live_history (host_id, since, through) VALUES (?, ?, ?)
+                        ON CONFLICT(host_id, since) DO UPDATE SET through = MAX(through, excluded.through)
+                        """,
+                    arguments: [host.description, seconds(history.since), seconds(history.through)])
+            }
+            return true
         }
     }
 
@@ -842,11 +851,11 @@ package final class SQLiteCatalog: Catalog {
 
 /// Instants are stored as seconds since 1970, rounded to the milliseconds manifests keep, so a
 /// rebuilt catalog answers exactly like the original.
-private func seconds(_ date: Date) -> Double { InstantFormat.normalized(date).timeIntervalSince1970 }
-private func date(_ seconds: Double) -> Date {
+func seconds(_ date: Date) -> Double { InstantFormat.normalized(date).timeIntervalSince1970 }
+func date(_ seconds: Double) -> Date {
     InstantFormat.normalized(Date(timeIntervalSince1970: seconds))
 }
-private func optionalDate(_ seconds: Double?) -> Date? { seconds.map(date) }
+func optionalDate(_ seconds: Double?) -> Date? { seconds.map(date) }
 
 private func json<T: Encodable>(_ value: T) throws -> String {
     let encoder = JSONEncoder()
@@ -858,6 +867,6 @@ private func jsonString<T: Encodable>(_ value: T) throws -> String {
     String(decoding: try APICoding.encoder().encode(value), as: UTF8.self)
 }
 
-private func decodeJSON(_ text: String) throws -> [String] {
+func decodeJSON(_ text: String) throws -> [String] {
     try JSONDecoder().decode([String].self, from: Data(text.utf8))
 }

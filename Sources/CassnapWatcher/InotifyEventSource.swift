@@ -82,11 +82,10 @@ package final class InotifyEventSource {
         var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         let ms = Int32(
             timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
-        let ready = poll(&pfd, 1, ms)
-        if ready < 0 {
-            if errno == EINTR { return [] }
-            throw InotifyError.readFailed(errno: errno)
-        }
+        // A signal is retried, so that an empty answer always means "nothing queued".
+        var ready: Int32
+        repeat { ready = poll(&pfd, 1, ms) } while ready < 0 && errno == EINTR
+        if ready < 0 { throw InotifyError.readFailed(errno: errno) }
         if ready == 0 { return [] }
         var events: [InotifyEvent] = []
         while true {

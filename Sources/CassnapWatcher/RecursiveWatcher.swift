@@ -25,6 +25,10 @@ package enum WatchEvent: Sendable, Hashable {
     /// An entry that is neither a regular file nor a directory to descend into (a symbolic link,
     /// a FIFO), or whose name is not UTF-8 (its path then shows the bytes escaped).
     case entrySkipped(String, SkipReason)
+    /// The kernel queue was found empty after this instant: every change made before it has
+    /// been reported, in this batch or an earlier one. Sent at most once per
+    /// `Configuration.caughtUpInterval`, and never while events keep coming.
+    case caughtUp(Date)
 }
 
 /// Watches directory trees recursively with inotify, adding watches as directories appear.
@@ -40,6 +44,8 @@ package final class RecursiveWatcher: @unchecked Sendable {
         package var shouldWatch: @Sendable (String) -> Bool = { _ in true }
         /// How long the watcher thread blocks in poll(2) before checking for stop.
         package var pollTimeout: Duration = .milliseconds(200)
+        /// How often an idle watcher says `caughtUp`.
+        package var caughtUpInterval: TimeInterval = 1
 
         package init(roots: [String], shouldWatch: @escaping @Sendable (String) -> Bool = { _ in true }) {
             self.roots = roots
@@ -96,7 +102,9 @@ package final class RecursiveWatcher: @unchecked Sendable {
         var batch = Batch(out: out, stopping: { self.stopping.load(ordering: .relaxed) })
         for root in configuration.roots { addTree(root, isRoot: true, into: &batch) }
         batch.flush()
+        var caughtUpSaid = Date.distantPast
         while !stopping.load(ordering: .acquiring) {
+            let readStarted = Date()
             let events: [InotifyEvent]
             do {
                 events = try source.read(timeout: configuration.pollTimeout)
@@ -106,6 +114,11 @@ package final class RecursiveWatcher: @unchecked Sendable {
                 return
             }
             for event in events { handle(event, into: &batch) }
+            // A read that found nothing: whatever happened before it started was read already.
+            if events.isEmpty, readStarted.timeIntervalSince(caughtUpSaid) >= configuration.caughtUpInterval {
+                batch.add(.caughtUp(readStarted))
+                caughtUpSaid = readStarted
+            }
             batch.flush()
         }
     }

@@ -95,7 +95,7 @@ import Testing
 
         /// The agents take their token from CASSNAP_AGENT_TOKEN in `environment`, as an operator's
         /// agent.env gives it, not from a flag that `ps` shows.
-        func startAgent(_ n: Int) throws {
+        func startAgent(_ n: Int, extra: [String] = []) throws {
             let node = nodes[n - 1]
             agents[n] = try launch(
                 "cassnap-agent",
@@ -104,7 +104,7 @@ import Testing
                     "--state-dir", node.root.appendingPathComponent("agent-state").path, "--coordinator",
                     baseURL, "--nodetool", node.root.appendingPathComponent("nodetool").path, "--cluster",
                     "e2e",
-                ], log: "agent\(n).log")
+                ] + extra, log: "agent\(n).log")
         }
 
         func launch(_ name: String, _ arguments: [String], log: String) throws -> Process {

@@ -147,6 +147,12 @@ struct BadInputTests {
             name: "heartbeat in year 0", method: "POST", path: "/v1/agents/\(host)/heartbeat",
             body: heartbeat(at: "0000-01-01T00:00:00Z"), status: 400, mentions: "agentTime"),
         Case(
+            name: "heartbeat history ending before it begins", method: "POST",
+            path: "/v1/agents/\(host)/heartbeat",
+            body:
+                #"{"agentTime": "\#(now)", "queuedFiles": 0, "uploadedFiles": 0, "uploadedBytes": 0, "liveHistory": {"since": "\#(now)", "through": "2000-01-01T00:00:00Z"}}"#,
+            status: 400, mentions: "liveHistory.through"),
+        Case(
             name: "hostname with NUL", method: "POST", path: "/v1/agents/register",
             body:
                 #"{"hostID": "\#(host)", "hostname": "node1\u0000evil", "cluster": "Test Cluster", "datacenter": "dc1", "rack": "r1", "tokens": ["1"], "cassandraVersion": "4.1.3", "dataDirectories": ["/d"], "agentVersion": "x"}"#,

@@ -22,8 +22,15 @@ struct RestoreCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let coordinator = repository.coordinator
         try await withRepositoryErrors {
-            try await options.perform(with: try await repository.open(), json: repository.coordinator.json)
+            try await options.perform(
+                with: try await repository.open(), json: coordinator.json,
+                pointInTime: { node, instant in
+                    try await CoordinatorSession.runReturning(coordinator) {
+                        try await $0.client.pointInTime(node: node, at: instant).manifest
+                    }
+                })
         }
     }
 }
@@ -36,7 +43,12 @@ package struct RestoreOptions: ParsableArguments {
         rerun skips files already in place, so an interrupted restore resumes.
         """
 
-    @Argument(help: "Snapshot id or tag.") package var snapshot: String
+    @Argument(help: "Snapshot id or tag (none with --at).") package var snapshot: String?
+    @Option(
+        help: ArgumentHelp(
+            "Restore the SSTables that were live on the node at this instant (ISO 8601, the agent's clock), from the live-SSTable history; no snapshot needed. Needs the coordinator.",
+            valueName: "INSTANT"))
+    package var at: String?
     @Option(name: .customLong("node"), help: "Host ID or hostname; repeatable.") package var nodes: [String] =
         []
     @Flag(help: "Every node of the snapshot that is complete.") package var all = false
@@ -62,6 +74,14 @@ package struct RestoreOptions: ParsableArguments {
 
     /// The checks that do not depend on which nodes are named (the caller checks those).
     package func check() throws {
+        if (snapshot == nil) == (at == nil) { throw ValidationError("give a SNAPSHOT, or --at INSTANT") }
+        if let at {
+            guard InstantFormat.parse(at) != nil else {
+                throw ValidationError(
+                    "--at \(at.debugDescription) is not an ISO 8601 instant such as 2026-11-23T02:00:00Z")
+            }
+            if all { throw ValidationError("--at restores the nodes --node names, not --all") }
+        }
         if (to == nil) == (inPlace == nil) { throw ValidationError("give --to DIR or --in-place DATA_DIR") }
         if inPlace != nil && (all || nodes.count > 1) {
             throw ValidationError("--in-place restores one node: give exactly one --node")
@@ -76,30 +96,30 @@ package struct RestoreOptions: ParsableArguments {
         guard (1...64).contains(concurrency) else { throw ValidationError("--concurrency must be 1 to 64") }
     }
 
+    /// What was live on a node (host ID or hostname) at an instant, as a node manifest.
+    package typealias PointInTimeSource = @Sendable (String, Date) async throws -> NodeManifest
+
     /// Plans, checks and downloads, then prints what the operator needs next. Throws
     /// `ExitCode(1)` when some file could not be restored (the rest is).
-    package func perform(with repo: Repository, json: Bool) async throws {
-        let record = try await repo.clusterSnapshotOrNodeSnapshot(snapshot, nodes: nodes)
-        let hosts =
-            all
-            ? Set(record.nodes.filter { $0.status == .complete }.map(\.hostID))
-            : try resolveNodes(nodes, in: record)
-        for host in hosts {
-            let entry = record.nodes.first { $0.hostID == host }!
-            guard entry.status == .complete else {
-                throw CLIError(
-                    message: "node \(host) is \(entry.status.rawValue) in snapshot \(record.tag): "
-                        + (entry.error ?? "it has no manifest"),
-                    exitCode: ExitCodes.failure)
-            }
-        }
+    package func perform(with repo: Repository, json: Bool, pointInTime: PointInTimeSource? = nil)
+        async throws
+    {
         let filter = RestorePlan.Filter(keyspaces: Set(keyspace), tables: Set(table))
-        var plans: [RestorePlan] = []
-        for host in hosts.sorted() {
-            plans.append(
-                try RestorePlan(
-                    manifest: try await repo.nodeManifest(host: host, tag: record.tag), keys: repo.keys,
-                    filter: filter))
+        let (manifests, record) = try await manifests(repo, pointInTime: pointInTime)
+        var plans = try manifests.map { try RestorePlan(manifest: $0, keys: repo.keys, filter: filter) }
+        if at != nil {
+            // Assembled from the pool: every SSTable must be whole before a file is written.
+            for plan in plans {
+                let incomplete = try await repo.incompleteSSTables(in: plan.manifest)
+                guard incomplete.isEmpty else {
+                    throw CLIError(
+                        message:
+                            "node \(plan.manifest.node.hostID) at \(at!): \(incomplete.count) SSTables are "
+                            + "not wholly in the bucket, nothing was written: "
+                            + incomplete.prefix(5).joined(separator: "; "),
+                        exitCode: ExitCodes.failure)
+                }
+            }
         }
         if !hostMap.isEmpty {
             let names = try HostMap.parse(hostMap, record: record)
@@ -134,11 +154,54 @@ package struct RestoreOptions: ParsableArguments {
         } else {
             RestoreOutput.summary(outcome, plans: plans, target: target)
         }
+        if let at, !json {
+            print("")
+            print(
+                "point in time: the SSTables live at \(at) by each node's clock; writes still in memtables then "
+                    + "are in no SSTable (run repair after the restart), and index SSTables are not restored "
+                    + "(nodetool rebuild_index)")
+        }
         if !outcome.failures.isEmpty { throw ExitCode(ExitCodes.failure) }
     }
 }
 
 extension RestoreOptions {
+    /// The node manifests to restore, and the record that names their nodes: a snapshot's
+    /// (cluster record, or node snapshots under the tag), or with `--at` what the coordinator
+    /// assembled from each node's live-SSTable history.
+    func manifests(_ repo: Repository, pointInTime: PointInTimeSource?) async throws -> (
+        [NodeManifest], ClusterSnapshotRecord
+    ) {
+        if let at {
+            guard let pointInTime else {
+                throw CLIError.usage(
+                    "--at needs the coordinator (its live-SSTable history): use cassnap restore --at")
+            }
+            let instant = InstantFormat.parse(at)!
+            var manifests: [NodeManifest] = []
+            for node in nodes { manifests.append(try await pointInTime(node, instant)) }
+            let record = ClusterSnapshotRecord.pointInTime(manifests, at: instant)
+            return (manifests, record)
+        }
+        let record = try await repo.clusterSnapshotOrNodeSnapshot(snapshot!, nodes: nodes)
+        let hosts =
+            all
+            ? Set(record.nodes.filter { $0.status == .complete }.map(\.hostID))
+            : try resolveNodes(nodes, in: record)
+        var manifests: [NodeManifest] = []
+        for host in hosts.sorted() {
+            let entry = record.nodes.first { $0.hostID == host }!
+            guard entry.status == .complete else {
+                throw CLIError(
+                    message: "node \(host) is \(entry.status.rawValue) in snapshot \(record.tag): "
+                        + (entry.error ?? "it has no manifest"),
+                    exitCode: ExitCodes.failure)
+            }
+            manifests.append(try await repo.nodeManifest(host: host, tag: record.tag))
+        }
+        return (manifests, record)
+    }
+
     /// Refuses while a process holds the data directory, and while a restored table directory
     /// holds files the snapshot does not (unless `--force`, which moves them aside). Answers
     /// where they were moved.
@@ -357,5 +420,21 @@ enum RestoreOutput {
                     files: p.entries.count, bytes: p.totalBytes)
             }
         }
+    }
+}
+
+extension ClusterSnapshotRecord {
+    /// Stands for a restore at an instant where a snapshot's record would: it names the nodes
+    /// (for `--host-map`), and is never written anywhere.
+    /// `manifests` is not empty (`--at` needs `--node`).
+    static func pointInTime(_ manifests: [NodeManifest], at instant: Date) -> ClusterSnapshotRecord {
+        ClusterSnapshotRecord(
+            id: SnapshotID(), cluster: manifests[0].cluster, tag: manifests[0].tag, requestedAt: instant,
+            status: .complete,
+            nodes: manifests.map {
+                NodeEntry(
+                    hostID: $0.node.hostID, hostname: $0.node.hostname, datacenter: $0.node.datacenter,
+                    rack: $0.node.rack, status: .complete, takenAt: instant)
+            })
     }
 }
