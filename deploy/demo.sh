@@ -54,7 +54,6 @@ cat >"$work/coordinator.yaml" <<YAML
 listen: 127.0.0.1:$port
 database: $work/catalog.sqlite
 store: $store
-cluster: demo
 snapshots:
   deadline_seconds: 60
   live_node_seconds: 30
@@ -64,6 +63,8 @@ log "coordinator on 127.0.0.1:$port, store $store"
 "$bin/cassnap-coordinator" run --config "$work/coordinator.yaml" >"$work/coordinator.log" 2>&1 &
 pids+=($!)
 
+# No cluster name anywhere: the agents learn it from `nodetool describecluster` (Cassandra's
+# default, Test Cluster), which is also the coordinator's default.
 for n in 1 2 3; do
     node="$work/node$n"
     host_id=$(python3 -c 'import uuid; print(uuid.uuid4())')
@@ -74,8 +75,7 @@ for n in 1 2 3; do
     log "node$n: host $host_id, data $data"
     hosts[$n]=$host_id datas[$n]=$data
     "$bin/cassnap-agent" run --data-dir "$data" --store "$store" --state-dir "$node/agent-state" \
-        --coordinator "$CASSNAP_COORDINATOR" --nodetool "$node/nodetool" \
-        --cluster demo >"$work/agent$n.log" 2>&1 &
+        --coordinator "$CASSNAP_COORDINATOR" --nodetool "$node/nodetool" >"$work/agent$n.log" 2>&1 &
     pids+=($!)
 done
 
@@ -108,8 +108,8 @@ log "$(($(wc -l <"$work/sstables.txt") - 1)) SSTable component files in the snap
 
 # The other half: node1 comes back from the bucket alone (no coordinator involved), and every
 # restored file is compared with node1's snapshot directories: names, bytes, SHA-256.
-log "cassnap restore demo-1 --node ${hosts[1]} --to $work/restore --store $store --cluster demo"
-"$bin/cassnap" restore demo-1 --node "${hosts[1]}" --to "$work/restore" --store "$store" --cluster demo >"$work/restore.txt"
+log "cassnap restore demo-1 --node ${hosts[1]} --to $work/restore --store $store --cluster 'Test Cluster'"
+"$bin/cassnap" restore demo-1 --node "${hosts[1]}" --to "$work/restore" --store "$store" --cluster 'Test Cluster' >"$work/restore.txt"
 head -12 "$work/restore.txt"
 log "cassnap verify demo-1 --deep"
 "$bin/cassnap" verify demo-1 --deep

@@ -64,9 +64,19 @@ package final class Agent: Service, Sendable {
         settings.sessionStore = SQLiteUploadSessionStore(state: state)
         settings.partSize = configuration.upload.partSize?.bytes
         settings.multipartThreshold = configuration.upload.multipartThreshold?.bytes
+        settings.onRetry = { [logger] operation, key, error, attempt in
+            logger.warning(
+                "Retrying a store request",
+                metadata: [
+                    "store.operation": "\(operation)", "object.key": "\(key)", "error.message": "\(error)",
+                    "retry.attempt": "\(attempt + 1)",
+                ])
+        }
         let store = try ObjectStoreFactory.open(
             url: configuration.store ?? "", settings: settings, environment: environment)
-        let keys = try ObjectKeys(prefix: "", cluster: ClusterName(configuration.cluster))
+        let cluster = try await ClusterIdentity.resolve(
+            configuration: configuration, state: state, logger: logger)
+        let keys = try ObjectKeys(prefix: "", cluster: cluster)
         var logger = logger
         logger[metadataKey: "node.host_id"] = "\(host)"
         return Agent(
@@ -151,7 +161,7 @@ package final class Agent: Service, Sendable {
                 "A coordinator is configured without a token; not connecting",
                 metadata: [
                     "coordinator.url": "\(url)",
-                    "hint": "set coordinator.tokenFile or \(AgentConfiguration.Coordinator.tokenVariable)",
+                    "hint": "set coordinator.token_file or \(AgentConfiguration.Coordinator.tokenVariable)",
                 ])
             return nil
         }
@@ -257,7 +267,8 @@ package final class Agent: Service, Sendable {
             alreadyStored: aliases, vanished: s.vanished.load(ordering: .relaxed),
             failed: try state.paths(status: .failed).sorted(),
             pending: try state.paths(status: .pending).sorted(),
-            incomplete: await ingestor.waitingPaths())
+            // Only what was asked for: live files not shipped cannot leave the run incomplete.
+            incomplete: configuration.watch.live ? await ingestor.waitingPaths() : [])
         logger.info("Backfill finished", metadata: summaryMetadata())
         return summary
     }

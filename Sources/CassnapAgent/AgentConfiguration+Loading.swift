@@ -67,9 +67,9 @@ extension AgentConfiguration {
         func fail(_ key: String, _ problem: String) -> AgentConfigurationError {
             AgentConfigurationError(source: source, key: key, problem: problem)
         }
-        if dataDirectories.isEmpty { throw fail("dataDirectories", "at least one data directory is needed") }
+        if dataDirectories.isEmpty { throw fail("data_directories", "at least one data directory is needed") }
         for directory in dataDirectories where !directory.hasPrefix("/") {
-            throw fail("dataDirectories", "\(directory.quotedForMessage) is not an absolute path")
+            throw fail("data_directories", "\(directory.quotedForMessage) is not an absolute path")
         }
         guard let store, !store.isEmpty else {
             throw fail("store", "no object store (e.g. s3://bucket/prefix or file:///var/backups/cassnap)")
@@ -77,19 +77,21 @@ extension AgentConfiguration {
         if !store.contains("://") {
             throw fail("store", "\(store.quotedForMessage) is not a URL such as s3://bucket/prefix")
         }
-        if stateDirectory.isEmpty { throw fail("stateDirectory", "must not be empty") }
-        do { _ = try ClusterName(cluster) } catch { throw fail("cluster", error.description) }
+        if stateDirectory.isEmpty { throw fail("state_directory", "must not be empty") }
+        if let cluster {
+            do { _ = try ClusterName(cluster) } catch { throw fail("cluster", error.description) }
+        }
         if let hostID {
-            do { _ = try HostID(hostID) } catch { throw fail("hostID", error.description) }
+            do { _ = try HostID(hostID) } catch { throw fail("host_id", error.description) }
         }
         if !(1...256).contains(upload.concurrency) { throw fail("upload.concurrency", "must be 1…256") }
-        if reconcileInterval.seconds < 1 { throw fail("reconcileInterval", "must be at least 1 second") }
+        if reconcileInterval.seconds < 1 { throw fail("reconcile_interval", "must be at least 1 second") }
         if snapshotSettle.seconds != 0 && snapshotSettle.seconds < 1 {
-            throw fail("snapshotSettle", "must be 0 (off) or at least 1 second")
+            throw fail("snapshot_settle", "must be 0 (off) or at least 1 second")
         }
         if !["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) {
             throw fail(
-                "logLevel",
+                "log_level",
                 "\(logLevel.quotedForMessage) is not one of trace, debug, info, notice, warning, error, critical"
             )
         }
@@ -99,34 +101,12 @@ extension AgentConfiguration {
     }
 }
 
-/// Rejects keys a struct does not know, so a typo is an error rather than a silent default.
-struct AnyCodingKey: CodingKey {
-    var stringValue: String
-    var intValue: Int?
-    init(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) {
-        self.stringValue = String(intValue)
-        self.intValue = intValue
-    }
-}
-
-func rejectUnknownKeys<K: CodingKey & CaseIterable>(_ decoder: any Decoder, _: K.Type) throws {
-    let container = try decoder.container(keyedBy: AnyCodingKey.self)
-    let known = Set(K.allCases.map(\.stringValue))
-    for key in container.allKeys where !known.contains(key.stringValue) {
-        throw DecodingError.dataCorrupted(
-            DecodingError.Context(
-                codingPath: decoder.codingPath + [key],
-                debugDescription:
-                    "unknown key (known here: \(K.allCases.map(\.stringValue).sorted().joined(separator: ", ")))"
-            ))
-    }
-}
-
 extension AgentConfiguration {
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case dataDirectories, store, stateDirectory, cluster, hostID, nodetool, coordinator, watch
-        case snapshotTags, snapshotSettle, tables, upload, reconcileInterval, logLevel
+        case dataDirectories = "data_directories", store, stateDirectory = "state_directory", cluster
+        case hostID = "host_id", nodetool, coordinator, watch, snapshotTags = "snapshot_tags"
+        case snapshotSettle = "snapshot_settle", tables, upload, reconcileInterval = "reconcile_interval"
+        case logLevel = "log_level"
     }
 
     package init(from decoder: any Decoder) throws {
@@ -151,7 +131,7 @@ extension AgentConfiguration {
 }
 
 extension AgentConfiguration.Coordinator {
-    enum CodingKeys: String, CodingKey, CaseIterable { case url, token, tokenFile }
+    enum CodingKeys: String, CodingKey, CaseIterable { case url, token, tokenFile = "token_file" }
 
     package init(from decoder: any Decoder) throws {
         try rejectUnknownKeys(decoder, CodingKeys.self)
@@ -178,7 +158,8 @@ extension AgentConfiguration.Watch {
 
 extension AgentConfiguration.TableFilter {
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case includeKeyspaces, excludeKeyspaces, includeTables, excludeTables
+        case includeKeyspaces = "include_keyspaces", excludeKeyspaces = "exclude_keyspaces"
+        case includeTables = "include_tables", excludeTables = "exclude_tables"
     }
 
     package init(from decoder: any Decoder) throws {
@@ -194,7 +175,8 @@ extension AgentConfiguration.TableFilter {
 
 extension AgentConfiguration.Upload {
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case concurrency, bandwidth, multipartThreshold, partSize, deleteBackupsAfterUpload
+        case concurrency, bandwidth, multipartThreshold = "multipart_threshold", partSize = "part_size"
+        case deleteBackupsAfterUpload = "delete_backups_after_upload"
     }
 
     package init(from decoder: any Decoder) throws {

@@ -15,7 +15,7 @@ extension AgentConfiguration.Coordinator {
         if let tokenFile {
             func fail(_ problem: String) -> AgentConfigurationError {
                 AgentConfigurationError(
-                    source: nil, key: "coordinator.tokenFile",
+                    source: nil, key: "coordinator.token_file",
                     problem: "\(tokenFile.quotedForMessage) \(problem)")
             }
             let bytes: [UInt8]

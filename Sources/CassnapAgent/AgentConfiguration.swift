@@ -11,8 +11,10 @@ package struct AgentConfiguration: Codable, Sendable, Equatable {
     package var store: String?
     /// Where the agent keeps its SQLite state (`agent.sqlite`).
     package var stateDirectory: String = "/var/lib/cassnap-agent"
-    /// The cluster name used in object keys.
-    package var cluster: String = "default"
+    /// The cluster name used in object keys; when absent it is Cassandra's `cluster_name`
+    /// from `nodetool describecluster` (and is remembered), as the coordinator's default
+    /// (`Test Cluster`, Cassandra's own default) expects.
+    package var cluster: String?
     /// The node's host ID; when absent it comes from `nodetool info` (and is remembered).
     package var hostID: String?
     package var nodetool: String = "nodetool"

@@ -48,9 +48,10 @@ extension AgentCommand {
                 }
                 let keys: ObjectKeys
                 do {
-                    keys = try ObjectKeys(prefix: "", cluster: try ClusterName(configuration.cluster))
+                    keys = try ObjectKeys(
+                        prefix: "", cluster: try await ClusterIdentity.lookUp(configuration))
                 } catch {
-                    throw CLIError.usage("cluster \(configuration.cluster.debugDescription): \(error)")
+                    throw CLIError.usage("cluster: \(error); give --cluster NAME")
                 }
                 var settings = StoreSettings()
                 settings.onRetry = { operation, key, error, attempt in

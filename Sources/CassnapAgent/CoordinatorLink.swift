@@ -42,22 +42,36 @@ struct CoordinatorLink: Sendable {
     private func register(info: Nodetool.NodeInfo, stopped: () -> Bool) async {
         let registration = AgentAPI.Registration(
             hostID: agent.host, hostname: ProcessInfo.processInfo.hostName,
-            cluster: agent.configuration.cluster,
+            cluster: agent.keys.cluster.rawValue,
             datacenter: info.datacenter, rack: info.rack, tokens: info.tokens,
             cassandraVersion: info.releaseVersion,
             dataDirectories: agent.configuration.dataDirectories, agentVersion: CassnapVersion.string)
         var delay = 1.0
+        var streak = FailureStreak(interval: failureWarningInterval)
+        var mismatchReported = false
         while !stopped() && !Task.isCancelled {
             do {
                 _ = try await client.register(registration)
-                logger.info("Registered with the coordinator")
+                logger.info(
+                    "Registered with the coordinator", metadata: ["cluster.name": "\(agent.keys.cluster)"])
                 return
+            } catch CoordinatorClientError.api(409, "cluster_mismatch", let message) {
+                // Retrying cannot fix it; say so once, with both names and the keys that do.
+                if !mismatchReported {
+                    mismatchReported = true
+                    logger.error(
+                        "The coordinator serves another cluster: not registering until the names agree",
+                        metadata: [
+                            "cluster.name": "\(agent.keys.cluster)", "coordinator.answer": "\(message)",
+                            "hint":
+                                "set cluster in the agent's configuration (or --cluster) to the coordinator's cluster, or the other way round",
+                        ])
+                }
             } catch {
-                logger.warning(
-                    "Cannot register with the coordinator; retrying", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
-                delay = min(delay * 2, 30)
+                failed(&streak, "Cannot register with the coordinator; retrying", error)
             }
+            try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+            delay = min(delay * 2, 30)
         }
     }
 

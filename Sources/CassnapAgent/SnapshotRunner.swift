@@ -289,7 +289,7 @@ struct SnapshotRunner: Sendable {
         ]
 
         let manifest = NodeManifest(
-            cluster: try ClusterName(agent.configuration.cluster),
+            cluster: agent.keys.cluster,
             node: NodeManifest.Node(
                 hostID: agent.host, hostname: ProcessInfo.processInfo.hostName, datacenter: info.datacenter,
                 rack: info.rack, tokens: info.tokens, cassandraVersion: info.releaseVersion,

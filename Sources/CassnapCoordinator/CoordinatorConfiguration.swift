@@ -40,7 +40,7 @@ package struct CoordinatorConfiguration: Sendable, Hashable {
 
         package init() {}
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case deadlineSeconds = "deadline_seconds", liveNodeSeconds = "live_node_seconds"
             case schedulerIntervalSeconds = "scheduler_interval_seconds", clearAfterUpload =
                 "clear_after_upload"
@@ -48,6 +48,7 @@ package struct CoordinatorConfiguration: Sendable, Hashable {
         }
 
         package init(from decoder: any Decoder) throws {
+            try rejectUnknownKeys(decoder, CodingKeys.self)
             let c = try decoder.container(keyedBy: CodingKeys.self)
             let d = Snapshots()
             deadlineSeconds =
@@ -197,7 +198,7 @@ package struct ConfigurationError: Error, CustomStringConvertible, Sendable {
 }
 
 extension CoordinatorConfiguration: Codable {
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case listen, database, store, prefix, cluster, snapshots
         case agentToken = "agent_token", adminToken = "admin_token", logLevel = "log_level"
         case agentTokenFile = "agent_token_file", adminTokenFile = "admin_token_file"
@@ -205,6 +206,7 @@ extension CoordinatorConfiguration: Codable {
     }
 
     package init(from decoder: any Decoder) throws {
+        try rejectUnknownKeys(decoder, CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = CoordinatorConfiguration()
         listen = try c.decodeIfPresent(String.self, forKey: .listen) ?? d.listen
@@ -222,7 +224,8 @@ extension CoordinatorConfiguration: Codable {
             try c.decodeIfPresent(Double.self, forKey: .idleTimeoutSeconds) ?? d.idleTimeoutSeconds
     }
 
-    /// Reads a YAML file; unknown keys are ignored, missing keys keep their defaults.
+    /// Reads a YAML file; missing keys keep their defaults, unknown keys are errors naming the
+    /// file, the key and the known key it most likely meant.
     package static func load(yamlFile path: String) throws -> CoordinatorConfiguration {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {

@@ -57,10 +57,13 @@ package struct SnapshotTagFilter: Sendable, Hashable, Codable {
 
     package func shouldShip(tag: SnapshotTag) -> Bool { decision(for: tag).shouldShip }
 
-    private enum CodingKeys: String, CodingKey { case ignoredCategories, include, exclude }
+    private enum CodingKeys: String, CodingKey, CaseIterable {
+        case ignoredCategories = "ignored_categories", include, exclude
+    }
 
     /// Every key is optional in a config file; absent keys take the defaults.
     package init(from decoder: any Decoder) throws {
+        try rejectUnknownKeys(decoder, CodingKeys.self)
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
             ignoredCategories: try container.decodeIfPresent(

@@ -40,6 +40,26 @@ import Testing
         #expect(error?.source == "a.yaml")
         #expect(error?.key == "upload.concurency")
         #expect(error?.description.contains("unknown key") == true)
+        #expect(error?.description.contains("did you mean concurrency?") == true, "\(error!)")
+    }
+
+    /// Keys are snake_case, as in cassandra.yaml and the coordinator's file; the old camelCase
+    /// spelling is an error that names the new one.
+    @Test func aCamelCaseKeyIsRefusedWithTheSnakeCaseSpelling() {
+        for (yaml, key, suggestion) in [
+            ("dataDirectories: [/d]\n", "dataDirectories", "data_directories"),
+            ("coordinator:\n  tokenFile: /t\n", "coordinator.tokenFile", "token_file"),
+            (
+                "snapshot_tags:\n  ignoredCategories: []\n", "snapshot_tags.ignoredCategories",
+                "ignored_categories"
+            ),
+        ] {
+            let error = #expect(throws: AgentConfigurationError.self, "\(yaml)") {
+                try AgentConfiguration.decode(yaml: yaml, source: "old.yaml")
+            }
+            #expect(error?.key == key, "\(yaml)")
+            #expect(error?.description.contains("did you mean \(suggestion)?") == true, "\(error!)")
+        }
     }
 
     @Test func badValueNamesFileAndKey() {
@@ -57,12 +77,12 @@ import Testing
     /// Hardening review, item 1: a number that becomes a size or a duration cannot trap.
     @Test func hugeSizesAndDurationsAreRefusedByKey() {
         for (yaml, key) in [
-            ("upload:\n  partSize: 1e30GiB\n", "upload.partSize"),
+            ("upload:\n  part_size: 1e30GiB\n", "upload.part_size"),
             ("upload:\n  bandwidth: 1e300MiB/s\n", "upload.bandwidth"),
-            ("upload:\n  partSize: 9223372036854775807\n", "upload.partSize"),
-            ("reconcileInterval: 1e300\n", "reconcileInterval"),
-            ("reconcileInterval: 1e300h\n", "reconcileInterval"),
-            ("reconcileInterval: .inf\n", "reconcileInterval"),
+            ("upload:\n  part_size: 9223372036854775807\n", "upload.part_size"),
+            ("reconcile_interval: 1e300\n", "reconcile_interval"),
+            ("reconcile_interval: 1e300h\n", "reconcile_interval"),
+            ("reconcile_interval: .inf\n", "reconcile_interval"),
         ] {
             let error = #expect(throws: AgentConfigurationError.self, "\(yaml)") {
                 try AgentConfiguration.decode(yaml: yaml, source: "h.yaml")

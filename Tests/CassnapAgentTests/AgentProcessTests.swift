@@ -12,9 +12,9 @@ import Testing
     typealias S = AgentTestSupport
 
     static func writeConfig(_ c: AgentConfiguration, to url: URL) throws {
-        var yaml = "dataDirectories: [\(c.dataDirectories.map { "\"\($0)\"" }.joined(separator: ", "))]\n"
-        yaml += "store: \"\(c.store!)\"\nstateDirectory: \"\(c.stateDirectory)\"\ncluster: \(c.cluster)\n"
-        yaml += "hostID: \(c.hostID!)\nreconcileInterval: 10m\nlogLevel: info\n"
+        var yaml = "data_directories: [\(c.dataDirectories.map { "\"\($0)\"" }.joined(separator: ", "))]\n"
+        yaml += "store: \"\(c.store!)\"\nstate_directory: \"\(c.stateDirectory)\"\ncluster: \(c.cluster!)\n"
+        yaml += "host_id: \(c.hostID!)\nreconcile_interval: 10m\nlog_level: info\n"
         try yaml.write(to: url, atomically: true, encoding: .utf8)
     }
 
@@ -63,6 +63,13 @@ import Testing
             let incomplete = try Subprocess.run(binary, base + ["--watch", "snapshots,live"])
             #expect(incomplete.exitCode == AgentCommand.Exit.incomplete)
             #expect(incomplete.standardOutput.contains("incomplete: \(prefix)Data.db"))
+            // Issue 11: the same SSTable with live not watched is not what was asked for.
+            let snapshotsOnly = try Subprocess.run(binary, base + ["--watch", "snapshots,backups"])
+            #expect(
+                snapshotsOnly.exitCode == 0, "\(snapshotsOnly.standardOutput)\(snapshotsOnly.standardError)")
+            #expect(
+                snapshotsOnly.standardOutput.contains("0 live files incomplete"),
+                "\(snapshotsOnly.standardOutput)")
 
             let badFlag = try Subprocess.run(binary, base + ["--bandwidth", "fast"])
             #expect(badFlag.exitCode == AgentCommand.Exit.badConfiguration)

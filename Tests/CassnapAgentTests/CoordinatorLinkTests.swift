@@ -54,6 +54,7 @@ import Testing
             configuration.store = "file://" + root.appendingPathComponent("bucket").path
             configuration.stateDirectory = root.appendingPathComponent("state").path
             configuration.hostID = AgentTestSupport.hostID
+            configuration.cluster = AgentTestSupport.cluster
             configuration.nodetool = "/bin/false"
             let log = CapturedLog()
             let agent = try await Agent.build(configuration: configuration, logger: log.logger())
@@ -121,6 +122,47 @@ import Testing
             stopped.turnOn()
             running.cancel()
             await running.value
+        }
+    }
+
+    /// Issue 11: a coordinator of another cluster is one error line with both names and the
+    /// key that fixes it, however often registration is retried.
+    @Test func aClusterMismatchIsLoggedOnceWithBothNames() async throws {
+        let server = try StubHTTPServer { request in
+            guard request.path.hasSuffix("/register") else { return .json("{}", status: 404) }
+            return .json(
+                #"{"error":{"code":"cluster_mismatch","message":"cluster: this coordinator serves \"Test Cluster\", not \"prod-eu\""}}"#,
+                status: 409)
+        }
+        defer { server.stop() }
+        try await TemporaryDirectory.with { root in
+            var configuration = AgentConfiguration()
+            configuration.dataDirectories = [root.appendingPathComponent("data").path]
+            configuration.store = "file://" + root.appendingPathComponent("bucket").path
+            configuration.stateDirectory = root.appendingPathComponent("state").path
+            configuration.hostID = AgentTestSupport.hostID
+            configuration.cluster = "prod-eu"
+            configuration.nodetool = "/bin/false"
+            let log = CapturedLog()
+            let agent = try await Agent.build(configuration: configuration, logger: log.logger())
+            let link = CoordinatorLink(agent: agent, url: server.url, token: "t0ken", logger: log.logger())
+            let stopped = Switch()
+            let running = Task { [link] in await link.run(stopped: { stopped.isOn }) }
+            let retried = await AgentTestSupport.waitUntil(timeout: 120) {
+                server.requests.filter { $0.path.hasSuffix("/register") }.count >= 3
+            }
+            stopped.turnOn()
+            running.cancel()
+            await running.value
+            #expect(retried, "registration was not retried")
+            let lines = log.records(
+                "The coordinator serves another cluster: not registering until the names agree")
+            #expect(lines.count == 1, "\(log.records.map(\.message))")
+            #expect(lines.first?.level == .error)
+            #expect(lines.first?.metadata["cluster.name"] == "prod-eu")
+            #expect(lines.first?.metadata["coordinator.answer"]?.contains("Test Cluster") == true)
+            #expect(lines.first?.metadata["hint"]?.contains("set cluster") == true)
+            #expect(log.records("Cannot register with the coordinator; retrying").isEmpty)
         }
     }
 

@@ -35,6 +35,25 @@ struct CoordinatorDocumentTests {
         #expect(documented.subtracting(served).sorted() == [], "documented but not served")
     }
 
+    /// Issue 11: the coordinator's YAML rejects unknown keys as the agent's does, naming the
+    /// file, the key and the key it most likely meant.
+    @Test func anUnknownOrMisspeltKeyIsAnErrorNamingFileKeyAndSuggestion() throws {
+        for (yaml, mentions) in [
+            (
+                "snapshots:\n  deadline_secnds: 5\n",
+                "'snapshots.deadline_secnds': unknown key; did you mean deadline_seconds?"
+            ),
+            ("logLevel: debug\n", "'logLevel': unknown key; did you mean log_level?"),
+            ("listen_address: 0.0.0.0:1\n", "'listen_address': unknown key"),
+        ] {
+            let error = #expect(throws: ConfigurationError.self, "\(yaml)") {
+                try CoordinatorConfiguration.load(yaml: yaml, source: "/etc/cassnap/coordinator.yaml")
+            }
+            #expect(error?.field == "/etc/cassnap/coordinator.yaml", "\(yaml)")
+            #expect(error?.message.contains(mentions) == true, "\(error.map(String.init(describing:)) ?? "")")
+        }
+    }
+
     @Test func theExampleConfigurationLoadsWithTheRealDecoder() throws {
         let path = repositoryRoot.appendingPathComponent("coordinator/coordinator.yaml").path
         let configuration = try CoordinatorConfiguration.load(yamlFile: path)

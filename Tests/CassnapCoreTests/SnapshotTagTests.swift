@@ -93,7 +93,7 @@ struct SnapshotTagTests {
         #expect(empty == SnapshotTagFilter())
         let custom = try decoder.decode(
             SnapshotTagFilter.self,
-            from: Data(#"{"ignoredCategories": ["repair", "pre-scrub"], "include": ["a*"]}"#.utf8))
+            from: Data(#"{"ignored_categories": ["repair", "pre-scrub"], "include": ["a*"]}"#.utf8))
         #expect(custom.ignoredCategories == [.repair, .preScrub])
         #expect(custom.include.map(\.pattern) == ["a*"])
         #expect(try decoder.decode(SnapshotTagFilter.self, from: JSONEncoder().encode(custom)) == custom)
@@ -101,7 +101,7 @@ struct SnapshotTagTests {
             try decoder.decode(SnapshotTagFilter.self, from: Data(#"{"include": ["[abc"]}"#.utf8))
         }
         #expect(throws: DecodingError.self) {
-            try decoder.decode(SnapshotTagFilter.self, from: Data(#"{"ignoredCategories": ["bogus"]}"#.utf8))
+            try decoder.decode(SnapshotTagFilter.self, from: Data(#"{"ignored_categories": ["bogus"]}"#.utf8))
         }
     }
 
