@@ -67,17 +67,14 @@ struct AgentController<Context: RequestContext> {
             wait = min(value, maximumWait)
         }
         guard try await catalog.isRegistered(host) else { throw notRegistered(host) }
-        let end = Date().addingTimeInterval(Double(wait))
-        var checked = -1
+        let end = ContinuousClock.now + .seconds(wait)
         while true {
+            // Noted before looking, so a command queued while we look rings a later generation.
             let generation = snapshots.signal.generation
-            if generation != checked {
-                checked = generation
-                let due = try await catalog.commands(for: host)
-                if !due.isEmpty { return JSONReply(due) }
-            }
-            if Date() >= end || Task.isCancelled { return JSONReply([]) }
-            try? await Task.sleep(for: .milliseconds(100))
+            let due = try await catalog.commands(for: host)
+            if !due.isEmpty { return JSONReply(due) }
+            if ContinuousClock.now >= end || Task.isCancelled { return JSONReply([]) }
+            await snapshots.signal.wait(past: generation, until: end)
         }
     }
 

@@ -353,14 +353,3 @@ package actor RecordMirror {
         }
     }
 }
-
-/// Wakes long-polling agents when commands are queued: a counter that pollers compare.
-package final class CommandSignal: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = 0
-
-    package init() {}
-
-    package var generation: Int { lock.withLock { value } }
-    package func ring() { lock.withLock { value += 1 } }
-}
