@@ -288,13 +288,18 @@ package enum AdminAPI {
         package var snapshots: Int
         package var nodes: Int
         package var files: Int
+        /// Schedules brought back from `schedules/<name>.json`.
+        package var schedules: Int
         /// Records and manifests in the bucket that could not be read, so were left out.
         package var skipped: [SkippedObject]
 
-        package init(snapshots: Int, nodes: Int, files: Int, skipped: [SkippedObject] = []) {
+        package init(
+            snapshots: Int, nodes: Int, files: Int, schedules: Int = 0, skipped: [SkippedObject] = []
+        ) {
             self.snapshots = snapshots
             self.nodes = nodes
             self.files = files
+            self.schedules = schedules
             self.skipped = skipped
         }
 
@@ -303,6 +308,7 @@ package enum AdminAPI {
             snapshots = try c.decode(Int.self, forKey: .snapshots)
             nodes = try c.decode(Int.self, forKey: .nodes)
             files = try c.decode(Int.self, forKey: .files)
+            schedules = try c.decodeIfPresent(Int.self, forKey: .schedules) ?? 0
             skipped = try c.decodeIfPresent([SkippedObject].self, forKey: .skipped) ?? []
         }
     }

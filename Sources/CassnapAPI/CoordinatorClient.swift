@@ -140,6 +140,29 @@ package struct CoordinatorClient: Sendable {
             "GET", "/v1/nodes/\(Self.escape(node))/point-in-time", query: [("at", InstantFormat.format(at))])
     }
 
+    package func createSchedule(_ request: AdminAPI.CreateSchedule) async throws -> AdminAPI.ScheduleInfo {
+        try await call("POST", "/v1/schedules", body: request)
+    }
+
+    package func schedules() async throws -> [AdminAPI.ScheduleInfo] {
+        try await call("GET", "/v1/schedules")
+    }
+
+    package func schedule(_ name: String) async throws -> AdminAPI.ScheduleInfo {
+        try await call("GET", "/v1/schedules/\(Self.escape(name))")
+    }
+
+    /// `pause` or `resume`.
+    package func setSchedule(_ name: String, paused: Bool) async throws -> AdminAPI.ScheduleInfo {
+        try await call(
+            "POST", "/v1/schedules/\(Self.escape(name))/\(paused ? "pause" : "resume")",
+            body: [String: String]())
+    }
+
+    package func deleteSchedule(_ name: String) async throws -> AdminAPI.ScheduleInfo {
+        try await call("DELETE", "/v1/schedules/\(Self.escape(name))")
+    }
+
     package func rebuildCatalog() async throws -> AdminAPI.RebuildResult {
         try await call("POST", "/v1/catalog/rebuild", body: Empty())
     }

@@ -17,7 +17,8 @@ package struct CassnapCommand: AsyncParsableCommand {
         version: CassnapVersion.string,
         subcommands: [
             SnapshotCommand.self, NodesCommand.self, SSTablesCommand.self, CatalogCommand.self,
-            VerifyCommand.self, RestoreCommand.self, PruneCommand.self, StoreCommand.self,
+            VerifyCommand.self, RestoreCommand.self, PruneCommand.self, ScheduleCommand.self,
+            StoreCommand.self,
         ]
     )
 

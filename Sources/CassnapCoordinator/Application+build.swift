@@ -12,6 +12,7 @@ package struct Coordinator<App: ApplicationProtocol>: Sendable {
     package var application: App
     package var catalog: any Catalog
     package var snapshots: SnapshotService
+    package var schedules: ScheduleService
     package var routes: [RouteDescription]
     package var logger: Logger
 
@@ -75,6 +76,10 @@ package func buildApplication(
         repositoryInfo: .init(store: configuration.store, prefix: keys.prefix, cluster: keys.cluster.rawValue)
     )
     .addRoutes(to: RouteRegistrar(group: admin, prefix: "/v1", book: book))
+    let schedules = ScheduleService(
+        catalog: catalog, snapshots: snapshots, settings: configuration.schedules, logger: logger)
+    ScheduleController<BasicRequestContext>(schedules: schedules, catalog: catalog, bodies: bodies)
+        .addRoutes(to: RouteRegistrar(group: admin, prefix: "/v1", book: book))
 
     let scheduler = SnapshotScheduler(
         snapshots: snapshots,
@@ -87,7 +92,12 @@ package func buildApplication(
         },
         configuration: ApplicationConfiguration(
             address: .hostname(host, port: port), serverName: "cassnap-coordinator"),
-        services: [scheduler],
+        services: [
+            scheduler,
+            ScheduleRunner(
+                schedules: schedules,
+                interval: .milliseconds(Int64(configuration.snapshots.schedulerIntervalSeconds * 1000))),
+        ],
         onServerRunning: { channel in
             let bound = channel.localAddress?.port ?? port
             logger.info("coordinator listening", metadata: ["listen.port": "\(bound)"])
@@ -95,7 +105,8 @@ package func buildApplication(
         },
         logger: logger)
     return Coordinator(
-        application: application, catalog: catalog, snapshots: snapshots, routes: book.routes, logger: logger)
+        application: application, catalog: catalog, snapshots: snapshots, schedules: schedules,
+        routes: book.routes, logger: logger)
 }
 
 /// Settles passed deadlines and writes changed records to the bucket, once per interval,

@@ -57,15 +57,58 @@ package struct CatalogRebuilder: Sendable {
         return BucketContents(records: listing.records, manifests: manifests, skipped: skipped)
     }
 
-    package func rebuild(into catalog: any Catalog) async throws -> AdminAPI.RebuildResult {
+    /// Snapshots are replaced by the bucket's; so are schedules, when the catalog keeps them
+    /// (each with its next run planned from now, since when it last ran is not in the bucket).
+    package func rebuild(into catalog: any Catalog, now: Date = Date()) async throws -> AdminAPI.RebuildResult
+    {
         let contents = try await read()
         var result = try await catalog.replaceSnapshots(with: contents)
         result.skipped = contents.skipped
+        if let schedules = catalog as? any ScheduleCatalog {
+            let (count, skipped) = try await rebuildSchedules(into: schedules, now: now)
+            result.schedules = count
+            result.skipped += skipped
+        }
         logger.info(
             "catalog rebuilt from the bucket",
             metadata: [
                 "snapshots": "\(result.snapshots)", "nodes": "\(result.nodes)", "files": "\(result.files)",
             ])
         return result
+    }
+
+    private func rebuildSchedules(into catalog: any ScheduleCatalog, now: Date) async throws -> (
+        Int, [AdminAPI.SkippedObject]
+    ) {
+        let repository = Repository(store: store, keys: keys, maximumDocumentBytes: maximumObjectBytes)
+        var found: [ScheduleName: Schedule] = [:]
+        var skipped: [AdminAPI.SkippedObject] = []
+        for object in try await store.list(prefix: keys.schedulesRoot) where object.key.hasSuffix(".json") {
+            do {
+                let schedule = try Schedule.decode(from: try await repository.readDocument(key: object.key))
+                guard keys.key(for: .schedule(name: schedule.name)) == object.key,
+                    schedule.cluster == keys.cluster
+                else {
+                    throw ManifestError.malformed(
+                        document: "schedule", detail: "its name or cluster does not match the key")
+                }
+                found[schedule.name] = schedule
+            } catch let error as RepositoryError where error.isRetryable {
+                throw error
+            } catch {
+                logger.error(
+                    "skipping unreadable object of the bucket",
+                    metadata: ["object.key": "\(object.key)", "error.message": "\(error)"])
+                skipped.append(AdminAPI.SkippedObject(key: object.key, reason: "\(error)"))
+            }
+        }
+        for existing in try await catalog.schedules() where found[existing.schedule.name] == nil {
+            _ = try await catalog.deleteSchedule(existing.schedule.name)
+        }
+        for schedule in found.values {
+            try await catalog.saveSchedule(
+                schedule, nextRunAt: schedule.paused ? nil : schedule.nextRun(after: now))
+        }
+        return (found.count, skipped)
     }
 }

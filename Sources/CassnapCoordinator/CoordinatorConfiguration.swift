@@ -20,6 +20,7 @@ package struct CoordinatorConfiguration: Sendable, Hashable {
     package var agentTokenFile: String = ""
     package var adminTokenFile: String = ""
     package var snapshots = Snapshots()
+    package var schedules = Schedules()
     package var logLevel: String = "info"
     /// A connection that completes no request part for this long is closed (idle keep-alive,
     /// or a request head that trickles in); long-polls being answered are not idle.
@@ -62,6 +63,36 @@ package struct CoordinatorConfiguration: Sendable, Hashable {
                 try c.decodeIfPresent(Bool.self, forKey: .clearAfterUpload) ?? d.clearAfterUpload
             maximumManifestBytes =
                 try c.decodeIfPresent(Int64.self, forKey: .maximumManifestBytes) ?? d.maximumManifestBytes
+        }
+    }
+
+    /// How recurring snapshots run (`cassnap schedule`).
+    package struct Schedules: Sendable, Hashable, Codable {
+        /// A run missed while the coordinator was down is taken once at start if its time is at
+        /// most this long ago; an older one is skipped (and logged), and the next is planned.
+        package var catchUpSeconds: Double = 3600
+        /// Each run is a cluster snapshot this many seconds ahead, so every agent has its
+        /// command before the instant.
+        package var leadSeconds: Double = 10
+        /// Retention's pool sweep never deletes objects younger than this (uploads and
+        /// snapshots may be in flight), as `cassnap prune --grace`.
+        package var pruneGraceSeconds: Double = 6 * 3600
+
+        package init() {}
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case catchUpSeconds = "catch_up_seconds", leadSeconds = "lead_seconds"
+            case pruneGraceSeconds = "prune_grace_seconds"
+        }
+
+        package init(from decoder: any Decoder) throws {
+            try rejectUnknownKeys(decoder, CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let d = Schedules()
+            catchUpSeconds = try c.decodeIfPresent(Double.self, forKey: .catchUpSeconds) ?? d.catchUpSeconds
+            leadSeconds = try c.decodeIfPresent(Double.self, forKey: .leadSeconds) ?? d.leadSeconds
+            pruneGraceSeconds =
+                try c.decodeIfPresent(Double.self, forKey: .pruneGraceSeconds) ?? d.pruneGraceSeconds
         }
     }
 
@@ -117,6 +148,9 @@ package struct CoordinatorConfiguration: Sendable, Hashable {
             ("snapshots.live_node_seconds", snapshots.liveNodeSeconds, 86_400),
             ("snapshots.scheduler_interval_seconds", snapshots.schedulerIntervalSeconds, 3600),
             ("idle_timeout_seconds", idleTimeoutSeconds, 3600),
+            ("schedules.catch_up_seconds", schedules.catchUpSeconds, 366 * 86_400),
+            ("schedules.lead_seconds", schedules.leadSeconds, 3600),
+            ("schedules.prune_grace_seconds", schedules.pruneGraceSeconds, 366 * 86_400),
         ]
         if !(1024...(4 << 30)).contains(snapshots.maximumManifestBytes) {
             throw ConfigurationError(
@@ -199,7 +233,7 @@ package struct ConfigurationError: Error, CustomStringConvertible, Sendable {
 
 extension CoordinatorConfiguration: Codable {
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case listen, database, store, prefix, cluster, snapshots
+        case listen, database, store, prefix, cluster, snapshots, schedules
         case agentToken = "agent_token", adminToken = "admin_token", logLevel = "log_level"
         case agentTokenFile = "agent_token_file", adminTokenFile = "admin_token_file"
         case idleTimeoutSeconds = "idle_timeout_seconds"
@@ -219,6 +253,7 @@ extension CoordinatorConfiguration: Codable {
         agentTokenFile = try c.decodeIfPresent(String.self, forKey: .agentTokenFile) ?? d.agentTokenFile
         adminTokenFile = try c.decodeIfPresent(String.self, forKey: .adminTokenFile) ?? d.adminTokenFile
         snapshots = try c.decodeIfPresent(Snapshots.self, forKey: .snapshots) ?? d.snapshots
+        schedules = try c.decodeIfPresent(Schedules.self, forKey: .schedules) ?? d.schedules
         logLevel = try c.decodeIfPresent(String.self, forKey: .logLevel) ?? d.logLevel
         idleTimeoutSeconds =
             try c.decodeIfPresent(Double.self, forKey: .idleTimeoutSeconds) ?? d.idleTimeoutSeconds

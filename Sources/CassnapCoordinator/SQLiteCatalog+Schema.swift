@@ -167,6 +167,23 @@ extension SQLiteCatalog {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v6-schedules") { db in
+            try db.execute(
+                sql: """
+                    -- Recurring snapshots: the definition (as in the bucket's schedules/<name>.json)
+                    -- and the run state only the catalog keeps.
+                    CREATE TABLE schedules (
+                        name TEXT PRIMARY KEY NOT NULL,
+                        document TEXT NOT NULL,
+                        next_run_at REAL,
+                        last_run_at REAL,
+                        last_snapshot_id TEXT,
+                        retained_after TEXT,
+                        last_retention TEXT,
+                        last_retention_at REAL
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 }

@@ -67,19 +67,8 @@ package struct SnapshotService: Sendable {
             instant = now.addingTimeInterval(delay)
         }
         let keyspaces = request.keyspaces ?? []
-        for (i, keyspace) in keyspaces.enumerated() {
-            do { try CassandraName.validate(keyspace, as: .keyspace) } catch {
-                throw APIError.invalidField("keyspaces[\(i)]", error.description)
-            }
-        }
         let tables = request.tables ?? []
-        for (i, qualified) in tables.enumerated() {
-            let parts = qualified.split(separator: ".", omittingEmptySubsequences: false)
-            guard parts.count == 2, parts.allSatisfy({ CassandraName.isValid($0) }) else {
-                throw APIError.invalidField(
-                    "tables[\(i)]", "\(qualified.debugDescription) is not <keyspace>.<table>")
-            }
-        }
+        try Self.checkScope(keyspaces: keyspaces, tables: tables)
         let tag: SnapshotTag
         do {
             tag = try SnapshotTag(request.tag ?? Self.defaultTag(for: instant))
@@ -263,6 +252,22 @@ package struct SnapshotService: Sendable {
                 return .failed("manifest \(error); raise snapshots.max_manifest_bytes to accept it")
             }
             return .failed("manifest \(error)")
+        }
+    }
+
+    /// Keyspace names, and tables as `<keyspace>.<table>`; a 400 naming the first bad one.
+    static func checkScope(keyspaces: [String], tables: [String]) throws {
+        for (i, keyspace) in keyspaces.enumerated() {
+            do { try CassandraName.validate(keyspace, as: .keyspace) } catch {
+                throw APIError.invalidField("keyspaces[\(i)]", error.description)
+            }
+        }
+        for (i, qualified) in tables.enumerated() {
+            let parts = qualified.split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count == 2, parts.allSatisfy({ CassandraName.isValid($0) }) else {
+                throw APIError.invalidField(
+                    "tables[\(i)]", "\(qualified.debugDescription) is not <keyspace>.<table>")
+            }
         }
     }
 

@@ -16,4 +16,6 @@ package enum ObjectKey: Sendable, Hashable {
     case snapshotOpaqueFile(SnapshotOpaqueFile)
     /// `snapshots/<tag>.json`
     case clusterSnapshotRecord(tag: SnapshotTag)
+    /// `schedules/<name>.json`: a recurring snapshot, so `catalog rebuild` brings it back.
+    case schedule(name: ScheduleName)
 }

@@ -5,6 +5,7 @@
 /// <prefix>/<cluster>/nodes/<host-id>/snapshots/<tag>/tokens.json
 /// <prefix>/<cluster>/nodes/<host-id>/snapshots/<tag>/<ks>/<table-dir>/[.<index>/]<opaque file>
 /// <prefix>/<cluster>/snapshots/<tag>.json                                           cluster snapshot record
+/// <prefix>/<cluster>/schedules/<name>.json                                          recurring snapshot
 /// ```
 /// Invariant 3 (never overwrite different bytes): the uploader first tries the primary pool
 /// key; if it holds other bytes (same name, other SHA-256), it uses the collision key, which
@@ -43,6 +44,9 @@ package struct ObjectKeys: Sendable, Hashable {
     /// `<prefix>/<cluster>/snapshots/`, for listing cluster snapshot records.
     package var clusterSnapshotsRoot: String { clusterRoot + "snapshots/" }
 
+    /// `<prefix>/<cluster>/schedules/`: one document per schedule.
+    package var schedulesRoot: String { clusterRoot + "schedules/" }
+
     /// `<prefix>/<cluster>/nodes/<host-id>/snapshots/`, for listing one node's snapshots.
     package func nodeSnapshotsRoot(_ host: HostID) -> String { nodeRoot(host) + "snapshots/" }
 
@@ -68,6 +72,8 @@ package struct ObjectKeys: Sendable, Hashable {
                 + opaque.objectName
         case .clusterSnapshotRecord(let tag):
             return clusterSnapshotsRoot + "\(tag).json"
+        case .schedule(let name):
+            return schedulesRoot + "\(name).json"
         }
     }
 
@@ -104,6 +110,14 @@ package struct ObjectKeys: Sendable, Hashable {
                 try SnapshotTag(String(segments[1].dropLast(5)))
             }
             return .clusterSnapshotRecord(tag: tag)
+        case ("schedules", 2):
+            guard segments[1].hasSuffix(".json") else {
+                throw .unrecognized(key: key, reason: "schedules end in \".json\"")
+            }
+            let name = try Self.segment(of: key) { () throws(ValidationError) in
+                try ScheduleName(String(segments[1].dropLast(5)))
+            }
+            return .schedule(name: name)
         case ("nodes", 5...):
             let host = try Self.segment(of: key) { () throws(ValidationError) in
                 try HostID(canonical: String(segments[1]))

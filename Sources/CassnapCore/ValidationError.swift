@@ -18,6 +18,8 @@ package enum ValidationError: Error, CustomStringConvertible, Hashable, Sendable
         case qualifiedTable = "keyspace.table filter"
         case sstableFile = "SSTable file"
         case opaqueFile = "opaque snapshot file name"
+        case scheduleName = "schedule name"
+        case cron = "cron expression"
 
         package var description: String { rawValue }
     }

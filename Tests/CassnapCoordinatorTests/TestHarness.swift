@@ -43,6 +43,8 @@ func configuration(directory: URL, store: String = "memory://test") -> Coordinat
 final class InProcessCoordinator: Sendable {
     let port: Int
     let catalog: any Catalog
+    let schedules: ScheduleService
+    let snapshots: SnapshotService
     let routes: [RouteDescription]
     let admin: CoordinatorClient
     let agents: CoordinatorClient
@@ -67,12 +69,18 @@ final class InProcessCoordinator: Sendable {
             throw TimedOut(what: "the coordinator to listen")
         }
         return InProcessCoordinator(
-            port: port, catalog: coordinator.catalog, routes: coordinator.routes, task: task)
+            port: port, catalog: coordinator.catalog, schedules: coordinator.schedules,
+            snapshots: coordinator.snapshots, routes: coordinator.routes, task: task)
     }
 
-    private init(port: Int, catalog: any Catalog, routes: [RouteDescription], task: Task<Void, any Error>) {
+    private init(
+        port: Int, catalog: any Catalog, schedules: ScheduleService, snapshots: SnapshotService,
+        routes: [RouteDescription], task: Task<Void, any Error>
+    ) {
         self.port = port
         self.catalog = catalog
+        self.schedules = schedules
+        self.snapshots = snapshots
         self.routes = routes
         self.task = task
         admin = CoordinatorClient(baseURL: "http://127.0.0.1:\(port)", token: adminToken)
@@ -86,12 +94,15 @@ final class InProcessCoordinator: Sendable {
 
     /// A coordinator on a fresh directory and an in-memory store for `body`, stopped (and
     /// awaited) before the directory goes, whether `body` returns or throws.
-    static func with<T>(_ body: (InProcessCoordinator, InMemoryObjectStore) async throws -> T) async throws
-        -> T
-    {
+    static func with<T>(
+        configure: (inout CoordinatorConfiguration) -> Void = { _ in },
+        _ body: (InProcessCoordinator, InMemoryObjectStore) async throws -> T
+    ) async throws -> T {
         try await TemporaryDirectory.with { dir in
             let store = InMemoryObjectStore()
-            let coordinator = try await start(configuration(directory: dir), store: store)
+            var c = configuration(directory: dir)
+            configure(&c)
+            let coordinator = try await start(c, store: store)
             do {
                 let result = try await body(coordinator, store)
                 await coordinator.stop()

@@ -36,12 +36,12 @@ struct FormatDocumentTests {
         return result
     }
 
-    @Test func documentHasBothExamples() throws {
+    @Test func documentHasEveryExample() throws {
         let examples = try Self.examples()
         #expect(
             Set(examples.keys) == [
                 "node-manifest-example.json", "node-manifest-1.2-example.json",
-                "cluster-snapshot-example.json",
+                "cluster-snapshot-example.json", "schedule-example.json",
             ])
     }
 
@@ -67,6 +67,15 @@ struct FormatDocumentTests {
         let fixture = try ManifestTests.fixture("cluster-snapshot-example.json")
         #expect(fromDocs == (try ClusterSnapshotRecord.decode(from: fixture)))
         #expect(Data(block.utf8) == fixture)
+    }
+
+    /// The schedule document is what `Schedule` encodes, byte for byte.
+    @Test func scheduleExampleIsWhatTheCodeWrites() throws {
+        let text = try #require(try Self.examples()["schedule-example.json"])
+        let schedule = try Schedule.decode(from: Data(text.utf8))
+        #expect(schedule.name.rawValue == "nightly")
+        #expect(schedule.keepLast == 14)
+        #expect(String(decoding: schedule.encoded(), as: UTF8.self) == text)
     }
 
     /// The document's key examples must be keys the layout parses.
