@@ -21,13 +21,15 @@ package final class Agent: Service, Sendable {
     let queue: UploadQueue
     let ingestor: Ingestor
     let shipper: Shipper
+    let metrics = AgentMetrics()
     let logger: Logger
     /// Watcher batches ingested so far (tells the periodic work that memory was churned).
     private let activity = Atomic<Int>(0)
 
     init(
         configuration: AgentConfiguration, state: AgentState, store: any ObjectStore, host: HostID,
-        keys: ObjectKeys, coordinatorToken: String? = nil, once: Bool, queueCapacity: Int, logger: Logger
+        keys: ObjectKeys, coordinatorToken: String? = nil, once: Bool, queueCapacity: Int,
+        stats: ShipperStats = ShipperStats(), logger: Logger
     ) {
         self.configuration = configuration
         self.coordinatorToken = coordinatorToken
@@ -42,7 +44,7 @@ package final class Agent: Service, Sendable {
         ingestor = Ingestor(configuration: configuration, state: state, queue: queue, logger: logger)
         shipper = Shipper(
             configuration: configuration, state: state, store: store, keys: keys, host: host, queue: queue,
-            logger: logger, maxAttempts: once ? 4 : nil)
+            stats: stats, logger: logger, maxAttempts: once ? 4 : nil)
     }
 
     /// The one place that turns a configuration into a running agent (tests call it too).
@@ -64,7 +66,9 @@ package final class Agent: Service, Sendable {
         settings.sessionStore = SQLiteUploadSessionStore(state: state)
         settings.partSize = configuration.upload.partSize?.bytes
         settings.multipartThreshold = configuration.upload.multipartThreshold?.bytes
+        let stats = ShipperStats()
         settings.onRetry = { [logger] operation, key, error, attempt in
+            stats.retries.add(1, ordering: .relaxed)
             logger.warning(
                 "Retrying a store request",
                 metadata: [
@@ -81,7 +85,7 @@ package final class Agent: Service, Sendable {
         logger[metadataKey: "node.host_id"] = "\(host)"
         return Agent(
             configuration: configuration, state: state, store: store, host: host, keys: keys,
-            coordinatorToken: token, once: once, queueCapacity: queueCapacity, logger: logger)
+            coordinatorToken: token, once: once, queueCapacity: queueCapacity, stats: stats, logger: logger)
     }
 
     // MARK: run
@@ -125,7 +129,7 @@ package final class Agent: Service, Sendable {
                 return true
             }
             group.addTask {
-                await self.periodicWork(stopped: stopped)
+                await self.periodicWork(stopped: stopped, watches: { watcher.watchCount })
                 return false
             }
             if self.configuration.watch.snapshots && self.configuration.snapshotSettle.seconds > 0 {
@@ -149,6 +153,7 @@ package final class Agent: Service, Sendable {
                 if finished == 3 { group.cancelAll() }
             }
         }
+        if configuration.metricsTextfile != nil { await writeMetrics(watches: 0) }
         logger.info("Agent stopped", metadata: summaryMetadata())
     }
 
@@ -176,9 +181,10 @@ package final class Agent: Service, Sendable {
             + s.vanished.load(ordering: .relaxed) + s.failed.load(ordering: .relaxed)
     }
 
-    private func periodicWork(stopped: StopFlag) async {
+    private func periodicWork(stopped: StopFlag, watches: @Sendable () -> Int) async {
         var lastReconcile = ContinuousClock.now
         var lastReport = ContinuousClock.now
+        var lastMetrics = ContinuousClock.now - .seconds(3600)
         var trimmedAt = -1
         while !Task.isCancelled && !stopped.isSet {
             try? await Task.sleep(for: .seconds(1))
@@ -194,6 +200,10 @@ package final class Agent: Service, Sendable {
                 }
                 lastReconcile = .now
                 trimmedAt = -1  // the listing and the scan churned the heap
+            }
+            if configuration.metricsTextfile != nil, ContinuousClock.now - lastMetrics >= .seconds(15) {
+                lastMetrics = .now
+                await writeMetrics(watches: watches())
             }
             let queued = await queue.count
             let backlog = await queue.hasBacklogInDatabase
@@ -269,6 +279,7 @@ package final class Agent: Service, Sendable {
             pending: try state.paths(status: .pending).sorted(),
             // Only what was asked for: live files not shipped cannot leave the run incomplete.
             incomplete: configuration.watch.live ? await ingestor.waitingPaths() : [])
+        await writeMetrics(watches: 0)
         logger.info("Backfill finished", metadata: summaryMetadata())
         return summary
     }
@@ -403,6 +414,7 @@ package final class Agent: Service, Sendable {
             try? await state.pool.write { db in try db.execute(sql: "DROP TABLE IF EXISTS \(table)") }
             throw error
         }
+        metrics.lostObjects.add(lost, ordering: .relaxed)
         if lost > 0 {
             logger.warning(
                 "Objects missing from the bucket will be uploaded again",
@@ -445,6 +457,8 @@ package final class Agent: Service, Sendable {
                 }
             }
         }
+        metrics.forgottenPaths.add(forgotten, ordering: .relaxed)
+        metrics.reconciles.add(1, ordering: .relaxed)
         logger.debug("Reconcile finished", metadata: ["files.forgotten": "\(forgotten)"])
     }
 }

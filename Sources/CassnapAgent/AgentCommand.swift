@@ -62,6 +62,10 @@ package struct AgentCommand: AsyncParsableCommand {
         var reconcileInterval: String?
         @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.")
         var logLevel: String?
+        @Option(
+            name: .customLong("metrics-textfile"),
+            help: "Write metrics here every 15 s for node_exporter's textfile collector (a .prom path).")
+        var metricsTextfile: String?
         @Flag(help: "Scan, upload everything pending, then exit (backfill).") var once = false
 
         func run() async throws {
@@ -145,6 +149,7 @@ package struct AgentCommand: AsyncParsableCommand {
                 }
             }
             if let logLevel { c.logLevel = logLevel }
+            if let metricsTextfile { c.metricsTextfile = metricsTextfile }
             try c.validate(source: config ?? "command line")
             return c
         }

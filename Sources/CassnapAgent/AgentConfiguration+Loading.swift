@@ -78,6 +78,11 @@ extension AgentConfiguration {
             throw fail("store", "\(store.quotedForMessage) is not a URL such as s3://bucket/prefix")
         }
         if stateDirectory.isEmpty { throw fail("state_directory", "must not be empty") }
+        if let metricsTextfile, !metricsTextfile.hasPrefix("/") || !metricsTextfile.hasSuffix(".prom") {
+            throw fail(
+                "metrics_textfile",
+                "\(metricsTextfile.quotedForMessage) is not an absolute path ending in .prom")
+        }
         if let cluster {
             do { _ = try ClusterName(cluster) } catch { throw fail("cluster", error.description) }
         }
@@ -106,7 +111,7 @@ extension AgentConfiguration {
         case dataDirectories = "data_directories", store, stateDirectory = "state_directory", cluster
         case hostID = "host_id", nodetool, coordinator, watch, snapshotTags = "snapshot_tags"
         case snapshotSettle = "snapshot_settle", tables, upload, reconcileInterval = "reconcile_interval"
-        case logLevel = "log_level"
+        case logLevel = "log_level", metricsTextfile = "metrics_textfile"
     }
 
     package init(from decoder: any Decoder) throws {
@@ -127,6 +132,7 @@ extension AgentConfiguration {
         if let v = try c.decodeIfPresent(Upload.self, forKey: .upload) { upload = v }
         if let v = try c.decodeIfPresent(Interval.self, forKey: .reconcileInterval) { reconcileInterval = v }
         if let v = try c.decodeIfPresent(String.self, forKey: .logLevel) { logLevel = v }
+        metricsTextfile = try c.decodeIfPresent(String.self, forKey: .metricsTextfile)
     }
 }
 

@@ -18,6 +18,9 @@ package struct AgentConfiguration: Codable, Sendable, Equatable {
     /// The node's host ID; when absent it comes from `nodetool info` (and is remembered).
     package var hostID: String?
     package var nodetool: String = "nodetool"
+    /// node_exporter's textfile collector: where to write the agent's metrics (a `.prom` file
+    /// in its `--collector.textfile.directory`); absent: no metrics file.
+    package var metricsTextfile: String?
     package var coordinator = Coordinator()
     package var watch = Watch()
     package var snapshotTags = SnapshotTagFilter()

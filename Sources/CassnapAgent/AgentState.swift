@@ -228,6 +228,14 @@ package final class AgentState: Sendable {
         }
     }
 
+    /// When the oldest file still waiting for upload was first seen.
+    package func oldestPendingSince() throws -> Date? {
+        try pool.read { db in
+            try Double.fetchOne(db, sql: "SELECT MIN(first_seen) FROM files WHERE status = 'pending'")
+                .map(Date.init(timeIntervalSince1970:))
+        }
+    }
+
     /// Number of distinct objects this agent uploaded (one per inode).
     package func uploadedObjectCount() throws -> Int {
         try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM objects") ?? 0 }

@@ -80,8 +80,11 @@ struct CoordinatorLink: Sendable {
         while !stopped() && !Task.isCancelled {
             let counts = (try? agent.state.statusCounts()) ?? [:]
             let stats = agent.shipper.stats
+            let now = Date()
+            let oldest = (try? agent.state.oldestPendingSince()) ?? nil
             let beat = AgentAPI.Heartbeat(
-                agentTime: Date(), queuedFiles: counts[.pending] ?? 0, oldestQueuedAge: nil,
+                agentTime: now, queuedFiles: counts[.pending] ?? 0,
+                oldestQueuedAge: oldest.map { max(0, now.timeIntervalSince($0)) },
                 uploadedFiles: stats.uploadedFiles.load(ordering: .relaxed),
                 uploadedBytes: Int64(stats.uploadedBytes.load(ordering: .relaxed)),
                 liveHistory: await deliveredLiveHistory())

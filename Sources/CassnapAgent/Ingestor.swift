@@ -23,6 +23,8 @@ actor Ingestor {
     private var opaqueNames = OncePerPath(capacity: 10_000)
     /// The stretch of time over which this agent's live-SSTable events are complete.
     private(set) var liveHistory = LiveHistory()
+    /// inotify overflows seen (each one a rescan), for the metrics.
+    private(set) var overflows = 0
 
     init(configuration: AgentConfiguration, state: AgentState, queue: UploadQueue, logger: Logger) {
         self.configuration = configuration
@@ -76,6 +78,7 @@ actor Ingestor {
             case .overflow:
                 logger.warning("inotify queue overflowed: rescanning the data directories")
                 liveHistory.interrupt()
+                overflows += 1
             case .caughtUp(let instant):
                 caughtUp = instant
             case .entrySkipped(let path, let reason):

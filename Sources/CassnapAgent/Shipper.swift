@@ -16,16 +16,18 @@ package final class Shipper: Sendable {
     let keys: ObjectKeys
     let host: HostID
     let queue: UploadQueue
-    let stats = ShipperStats()
+    let stats: ShipperStats
     let logger: Logger
     /// In `run --once`, give up on a file after this many failed attempts.
     let maxAttempts: Int?
 
     init(
         configuration: AgentConfiguration, state: AgentState, store: any ObjectStore, keys: ObjectKeys,
-        host: HostID, queue: UploadQueue, logger: Logger, maxAttempts: Int?
+        host: HostID, queue: UploadQueue, stats: ShipperStats = ShipperStats(), logger: Logger,
+        maxAttempts: Int?
     ) {
         self.configuration = configuration
+        self.stats = stats
         self.state = state
         self.store = store
         self.keys = keys
@@ -112,6 +114,8 @@ package final class Shipper: Sendable {
                 } else {
                     stats.uploadedFiles.add(1, ordering: .relaxed)
                     stats.uploadedBytes.add(Int(identity.size), ordering: .relaxed)
+                    stats.lastUploadMilliseconds.store(
+                        Int(Date().timeIntervalSince1970 * 1000), ordering: .relaxed)
                 }
                 logger.debug(
                     "Uploaded", metadata: ["object.key": "\(object.key)", "upload.bytes": "\(identity.size)"])
@@ -376,4 +380,8 @@ package final class ShipperStats: Sendable {
     let vanished = Atomic<Int>(0)
     let failed = Atomic<Int>(0)
     let collisions = Atomic<Int>(0)
+    /// Milliseconds since 1970 of the last upload that completed, 0 before the first.
+    let lastUploadMilliseconds = Atomic<Int>(0)
+    /// Store requests retried (a transient error), counted by the store's retry observer.
+    let retries = Atomic<Int>(0)
 }

@@ -16,8 +16,10 @@ package struct CassnapCommand: AsyncParsableCommand {
             """,
         version: CassnapVersion.string,
         subcommands: [
-            SnapshotCommand.self, NodesCommand.self, SSTablesCommand.self, CatalogCommand.self,
-            VerifyCommand.self, RestoreCommand.self, PruneCommand.self, ScheduleCommand.self,
+            SnapshotCommand.self, ScheduleCommand.self, StatusCommand.self, NodesCommand.self,
+            SSTablesCommand.self,
+            CatalogCommand.self,
+            VerifyCommand.self, RestoreCommand.self, PruneCommand.self,
             StoreCommand.self,
         ]
     )

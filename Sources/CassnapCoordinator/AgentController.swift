@@ -11,6 +11,7 @@ struct AgentController<Context: RequestContext> {
     let snapshots: SnapshotService
     let keys: ObjectKeys
     let bodies: BodyGate
+    let metrics: CoordinatorMetrics
     let logger: Logger
     /// The longest long-poll an agent may ask for, seconds.
     var maximumWait = 60
@@ -85,7 +86,7 @@ struct AgentController<Context: RequestContext> {
         let batch = try await decode(AgentAPI.Batch<AgentAPI.FileReport>.self, request)
         try validation().check(batch, host: host)
         guard try await catalog.isRegistered(host) else { throw notRegistered(host) }
-        return JSONReply(try await catalog.recordFiles(host, batch, at: Date()))
+        return ingested("files", try await catalog.recordFiles(host, batch, at: Date()))
     }
 
     @Sendable func sstableEvents(_ request: Request, context: Context) async throws -> JSONReply<
@@ -95,7 +96,7 @@ struct AgentController<Context: RequestContext> {
         let batch = try await decode(AgentAPI.Batch<AgentAPI.SSTableEvent>.self, request)
         try validation().check(batch)
         guard try await catalog.isRegistered(host) else { throw notRegistered(host) }
-        return JSONReply(try await catalog.recordSSTableEvents(host, batch, at: Date()))
+        return ingested("sstable-events", try await catalog.recordSSTableEvents(host, batch, at: Date()))
     }
 
     @Sendable func manifests(_ request: Request, context: Context) async throws -> JSONReply<
@@ -105,7 +106,7 @@ struct AgentController<Context: RequestContext> {
         let batch = try await decode(AgentAPI.Batch<AgentAPI.ManifestReport>.self, request)
         try validation().check(batch)
         guard try await catalog.isRegistered(host) else { throw notRegistered(host) }
-        return JSONReply(try await snapshots.receiveManifests(host, batch, now: Date()))
+        return ingested("manifests", try await snapshots.receiveManifests(host, batch, now: Date()))
     }
 
     @Sendable func nodeSnapshots(_ request: Request, context: Context) async throws -> JSONReply<
@@ -115,7 +116,15 @@ struct AgentController<Context: RequestContext> {
         let batch = try await decode(AgentAPI.Batch<AgentAPI.NodeSnapshotReport>.self, request)
         try validation().check(batch)
         guard try await catalog.isRegistered(host) else { throw notRegistered(host) }
-        return JSONReply(try await snapshots.receiveNodeSnapshots(host, batch, now: Date()))
+        return ingested("node-snapshots", try await snapshots.receiveNodeSnapshots(host, batch, now: Date()))
+    }
+
+    /// Counts what a report applied (a resent one applies nothing) into `/metrics`.
+    private func ingested(_ kind: String, _ receipt: AgentAPI.ReportReceipt) -> JSONReply<
+        AgentAPI.ReportReceipt
+    > {
+        if !receipt.duplicate { metrics.reportsIngested(kind: kind, count: receipt.accepted) }
+        return JSONReply(receipt)
     }
 
     private func hostID(_ context: Context) throws -> HostID {

@@ -60,13 +60,15 @@ package func buildApplication(
     let tokens = APITokens(agent: configuration.agentToken, admin: configuration.adminToken)
 
     let bodies = BodyGate(permits: BodyLimit.concurrentBodies)
+    let metrics = CoordinatorMetrics()
     let router = Router()
+    router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
     router.add(middleware: ServerErrorLogMiddleware(logger: logger))
     let book = RouteBook()
     let agents = router.group("/v1/agents").add(
         middleware: BearerAuthMiddleware<BasicRequestContext>(required: .agent, tokens: tokens))
     AgentController<BasicRequestContext>(
-        catalog: catalog, snapshots: snapshots, keys: keys, bodies: bodies, logger: logger
+        catalog: catalog, snapshots: snapshots, keys: keys, bodies: bodies, metrics: metrics, logger: logger
     )
     .addRoutes(to: RouteRegistrar(group: agents, prefix: "/v1/agents", book: book))
     let admin = router.group("/v1").add(
@@ -80,6 +82,39 @@ package func buildApplication(
         catalog: catalog, snapshots: snapshots, settings: configuration.schedules, logger: logger)
     ScheduleController<BasicRequestContext>(schedules: schedules, catalog: catalog, bodies: bodies)
         .addRoutes(to: RouteRegistrar(group: admin, prefix: "/v1", book: book))
+
+    // /metrics: beside the API, or on its own listener; with the admin token unless told not to.
+    let scrape = MetricsEndpoint(
+        metrics: metrics, catalog: catalog, liveNodeSeconds: configuration.snapshots.liveNodeSeconds)
+    var extraServices: [any Service] = []
+    if configuration.metrics.listen.isEmpty {
+        let group = router.group("/metrics")
+        if configuration.metrics.requireToken {
+            group.add(middleware: BearerAuthMiddleware<BasicRequestContext>(required: .admin, tokens: tokens))
+        }
+        RouteRegistrar(group: group, prefix: "/metrics", book: book).on(.get, "", use: scrape.handle)
+    } else {
+        let (metricsHost, metricsPort) = try CoordinatorConfiguration.address(
+            configuration.metrics.listen, field: "metrics.listen")
+        let metricsRouter = Router()
+        let group = metricsRouter.group("/metrics")
+        if configuration.metrics.requireToken {
+            group.add(middleware: BearerAuthMiddleware<BasicRequestContext>(required: .admin, tokens: tokens))
+        }
+        group.get(use: scrape.handle)
+        extraServices.append(
+            Application(
+                router: metricsRouter,
+                configuration: ApplicationConfiguration(
+                    address: .hostname(metricsHost, port: metricsPort),
+                    serverName: "cassnap-coordinator-metrics"),
+                onServerRunning: { channel in
+                    logger.info(
+                        "metrics listening",
+                        metadata: ["listen.port": "\(channel.localAddress?.port ?? metricsPort)"])
+                },
+                logger: logger))
+    }
 
     let scheduler = SnapshotScheduler(
         snapshots: snapshots,
@@ -97,7 +132,7 @@ package func buildApplication(
             ScheduleRunner(
                 schedules: schedules,
                 interval: .milliseconds(Int64(configuration.snapshots.schedulerIntervalSeconds * 1000))),
-        ],
+        ] + extraServices,
         onServerRunning: { channel in
             let bound = channel.localAddress?.port ?? port
             logger.info("coordinator listening", metadata: ["listen.port": "\(bound)"])
@@ -123,5 +158,19 @@ struct SnapshotScheduler: Service {
                 return
             }
         }
+    }
+}
+
+/// `GET /metrics`: the Prometheus text format.
+struct MetricsEndpoint: Sendable {
+    let metrics: CoordinatorMetrics
+    let catalog: SQLiteCatalog
+    let liveNodeSeconds: Double
+
+    @Sendable func handle(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let text = try await metrics.scrape(catalog: catalog, liveNodeSeconds: liveNodeSeconds, now: Date())
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: text)))
     }
 }

@@ -21,6 +21,7 @@ package struct CoordinatorConfiguration: Sendable, Hashable {
     package var adminTokenFile: String = ""
     package var snapshots = Snapshots()
     package var schedules = Schedules()
+    package var metrics = MetricsSettings()
     package var logLevel: String = "info"
     /// A connection that completes no request part for this long is closed (idle keep-alive,
     /// or a request head that trickles in); long-polls being answered are not idle.
@@ -96,15 +97,42 @@ package struct CoordinatorConfiguration: Sendable, Hashable {
         }
     }
 
+    /// Where `/metrics` (Prometheus text format) is served, and whether it needs the admin token.
+    package struct MetricsSettings: Sendable, Hashable, Codable {
+        /// Empty: on `listen`, beside the API. Otherwise its own `host:port`, e.g. for a
+        /// scraper on another network than the agents.
+        package var listen: String = ""
+        /// Ask for the admin token (Prometheus: `authorization: {credentials_file: …}`).
+        package var requireToken = true
+
+        package init() {}
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case listen, requireToken = "require_token"
+        }
+
+        package init(from decoder: any Decoder) throws {
+            try rejectUnknownKeys(decoder, CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            listen = try c.decodeIfPresent(String.self, forKey: .listen) ?? ""
+            requireToken = try c.decodeIfPresent(Bool.self, forKey: .requireToken) ?? true
+        }
+    }
+
     package init() {}
 
     /// The `host` and `port` of `listen`.
     package func listenAddress() throws -> (host: String, port: Int) {
+        try Self.address(listen, field: "listen")
+    }
+
+    /// `host:port` of `text`, naming `field` when it is not one.
+    static func address(_ listen: String, field: String) throws -> (host: String, port: Int) {
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
             (0...65535).contains(port)
         else {
             throw ConfigurationError(
-                field: "listen",
+                field: field,
                 message: "expected host:port, e.g. 127.0.0.1:8420, got \(listen.debugDescription)")
         }
         var host = String(listen[..<colon])
@@ -126,6 +154,7 @@ package struct CoordinatorConfiguration: Sendable, Hashable {
     /// Refuses settings the coordinator cannot run with, naming the setting.
     package func validate() throws {
         _ = try listenAddress()
+        if !metrics.listen.isEmpty { _ = try Self.address(metrics.listen, field: "metrics.listen") }
         _ = try objectKeys()
         if store.isEmpty {
             throw ConfigurationError(field: "store", message: "an object store URL is required")
@@ -233,7 +262,7 @@ package struct ConfigurationError: Error, CustomStringConvertible, Sendable {
 
 extension CoordinatorConfiguration: Codable {
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case listen, database, store, prefix, cluster, snapshots, schedules
+        case listen, database, store, prefix, cluster, snapshots, schedules, metrics
         case agentToken = "agent_token", adminToken = "admin_token", logLevel = "log_level"
         case agentTokenFile = "agent_token_file", adminTokenFile = "admin_token_file"
         case idleTimeoutSeconds = "idle_timeout_seconds"
@@ -254,6 +283,7 @@ extension CoordinatorConfiguration: Codable {
         adminTokenFile = try c.decodeIfPresent(String.self, forKey: .adminTokenFile) ?? d.adminTokenFile
         snapshots = try c.decodeIfPresent(Snapshots.self, forKey: .snapshots) ?? d.snapshots
         schedules = try c.decodeIfPresent(Schedules.self, forKey: .schedules) ?? d.schedules
+        metrics = try c.decodeIfPresent(MetricsSettings.self, forKey: .metrics) ?? d.metrics
         logLevel = try c.decodeIfPresent(String.self, forKey: .logLevel) ?? d.logLevel
         idleTimeoutSeconds =
             try c.decodeIfPresent(Double.self, forKey: .idleTimeoutSeconds) ?? d.idleTimeoutSeconds

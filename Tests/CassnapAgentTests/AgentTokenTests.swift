@@ -46,7 +46,7 @@ import Testing
                     "CASSNAP_AGENT_TOKEN": "env"
                 ])
             }
-            #expect(error?.key == "coordinator.tokenFile")
+            #expect(error?.key == "coordinator.token_file")
             #expect(error?.description.contains(path) == true, "\(String(describing: error))")
             #expect(error?.description.contains("No such file or directory") == true)
         }
@@ -60,7 +60,7 @@ import Testing
             let unreadable = #expect(throws: AgentConfigurationError.self) {
                 try Self.coordinator(tokenFile: directory).resolvedToken(environment: [:])
             }
-            #expect(unreadable?.key == "coordinator.tokenFile")
+            #expect(unreadable?.key == "coordinator.token_file")
             #expect(unreadable?.description.contains(directory) == true)
             #expect(unreadable?.description.contains("cannot be read") == true)
 
@@ -82,6 +82,7 @@ import Testing
             configuration.store = "file://" + root.appendingPathComponent("bucket").path
             configuration.stateDirectory = root.appendingPathComponent("state").path
             configuration.hostID = AgentTestSupport.hostID
+            configuration.cluster = AgentTestSupport.cluster
             configuration.coordinator.url = "http://127.0.0.1:1"
 
             let agent = try await Agent.build(
@@ -95,7 +96,7 @@ import Testing
                     configuration: configuration, logger: AgentTestSupport.logger,
                     environment: ["CASSNAP_AGENT_TOKEN": "from-env"])
             }
-            #expect(error?.key == "coordinator.tokenFile")
+            #expect(error?.key == "coordinator.token_file")
         }
     }
 }

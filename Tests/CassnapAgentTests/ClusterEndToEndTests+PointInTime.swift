@@ -44,6 +44,9 @@ extension ClusterEndToEndTests {
             try nodetool.flush(keyspace: other.keyspace, tables: [other.name])
             let after = try Self.liveTree(node, host: host)
             #expect(after != before)
+            // The history dates each change when the agent saw it (normally milliseconds later,
+            // seconds on a loaded machine): T2 is an instant by which it has seen both.
+            try await waitUntilTheHistoryShows(after, cluster, host: host)
 
             let second = try await restoreOnceCovered(
                 cluster, host: host, into: dir.appendingPathComponent("t2"))
@@ -57,6 +60,40 @@ extension ClusterEndToEndTests {
             #expect(result.standardOutput.contains("point in time"), "\(result.standardOutput)")
             #expect(try Cluster.tree(again) == before)
         }
+    }
+
+    /// Waits (bounded: 90 s) until the coordinator's live SSTables of `host` at "now" are the
+    /// SSTables of `tree`.
+    func waitUntilTheHistoryShows(_ tree: Set<String>, _ cluster: Cluster, host: String) async throws {
+        let expected = Set(
+            tree.compactMap { line -> String? in
+                // <host>/<ks>/<table-dir>/<file> size sha
+                let path = line.split(separator: " ")[0].split(separator: "/").map(String.init)
+                guard let file = try? SSTableFileName.parse(path[3]) else { return nil }
+                let table = path[2].split(separator: "-").first.map(String.init) ?? path[2]
+                return "\(path[1]).\(table) \(file.sstableName)"
+            })
+        var seen: Set<String> = []
+        for _ in 0..<90 {
+            let result = try cluster.cli([
+                "sstables", "--node", host, "--at", InstantFormat.format(Date()), "--json",
+            ])
+            if result.exitCode == 0,
+                let rows = try? JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8))
+                    as? [[String: Any]]
+            {
+                seen = Set(
+                    rows.compactMap { row in
+                        guard let ks = row["keyspace"] as? String, let t = row["table"] as? String,
+                            let name = row["sstable"] as? String
+                        else { return nil }
+                        return "\(ks).\(t) \(name)"
+                    })
+                if seen == expected { return }
+            }
+            try await Task.sleep(for: .seconds(1))
+        }
+        Issue.record("the history never showed the disk: expected \(expected.sorted()), saw \(seen.sorted())")
     }
 
     /// Restores `host` as it is now, retrying until the coordinator's history covers this

@@ -30,7 +30,7 @@ struct CoordinatorDocumentTests {
                     configuration: configuration(directory: dir), store: InMemoryObjectStore()
                 ).routes)
         }
-        #expect(served.count == 24)
+        #expect(served.count == 25)
         #expect(served.subtracting(documented).sorted() == [], "served but not documented")
         #expect(documented.subtracting(served).sorted() == [], "documented but not served")
     }

@@ -140,8 +140,6 @@ enum ScheduleReport {
         return rules.isEmpty ? "none (nothing expires)" : rules.joined(separator: ", ")
     }
 
-    static func instant(_ date: Date?) -> String { date.map(InstantFormat.format) ?? "-" }
-
     static func detail(_ s: AdminAPI.ScheduleInfo) -> String {
         var lines = [
             "schedule \(s.name)\(s.paused ? " (paused)" : "")",
@@ -150,27 +148,26 @@ enum ScheduleReport {
                 + (s.keyspaces.isEmpty && s.tables.isEmpty
                     ? "every keyspace" : (s.keyspaces + s.tables).joined(separator: ", ")),
             "  retention:  \(retention(s))",
-            "  next run:   \(s.paused ? "paused" : instant(s.nextRunAt))",
-            "  last run:   \(instant(s.lastRunAt))"
+            "  next run:   \(s.paused ? "paused" : Format.instant(s.nextRunAt))",
+            "  last run:   \(Format.instant(s.lastRunAt))"
                 + (s.lastSnapshot.map { " → \($0.tag) \($0.status.rawValue)" } ?? ""),
-            "  last complete snapshot: \(instant(s.lastCompleteAt))",
+            "  last complete snapshot: \(Format.instant(s.lastCompleteAt))",
         ]
         if let retention = s.lastRetention {
-            lines.append("  last retention (\(instant(s.lastRetentionAt))): \(retention)")
+            lines.append("  last retention (\(Format.instant(s.lastRetentionAt))): \(retention)")
         }
         return lines.joined(separator: "\n")
     }
 
     static func table(_ schedules: [AdminAPI.ScheduleInfo]) -> String {
         guard !schedules.isEmpty else { return "no schedules" }
-        var lines = ["NAME\tRUNS\tNEXT\tLAST\tLAST STATUS"]
+        var table = TextTable("NAME", "RUNS", "NEXT RUN", "LAST RUN", "LAST STATUS", "LAST COMPLETE")
         for s in schedules {
-            lines.append(
-                [
-                    s.name, recurrence(s), s.paused ? "paused" : instant(s.nextRunAt), instant(s.lastRunAt),
-                    s.lastSnapshot?.status.rawValue ?? "-",
-                ].joined(separator: "\t"))
+            table.add(
+                s.name, recurrence(s), s.paused ? "paused" : Format.instant(s.nextRunAt),
+                Format.instant(s.lastRunAt),
+                s.lastSnapshot?.status.rawValue ?? "-", Format.instant(s.lastCompleteAt))
         }
-        return lines.joined(separator: "\n")
+        return table.render()
     }
 }
