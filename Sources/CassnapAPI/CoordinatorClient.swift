@@ -45,6 +45,14 @@ package struct CoordinatorClient: Sendable {
     private let token: String
     private let http: CurlHTTPClient
 
+    /// `caFile`: the PEM bundle that signed an HTTPS coordinator's certificate, when it is not
+    /// in the system's trust store (a private CA).
+    package init(baseURL: String, token: String, caFile: String?) {
+        var configuration = HTTPClientConfiguration()
+        configuration.caBundlePath = caFile
+        self.init(baseURL: baseURL, token: token, http: CurlHTTPClient(configuration: configuration))
+    }
+
     package init(baseURL: String, token: String, http: CurlHTTPClient = CurlHTTPClient()) {
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }

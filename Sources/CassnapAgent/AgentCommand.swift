@@ -44,6 +44,10 @@ package struct AgentCommand: AsyncParsableCommand {
         var token: String?
         @Option(name: .customLong("token-file"), help: "A file holding the coordinator token.")
         var tokenFile: String?
+        @Option(
+            name: .customLong("coordinator-ca-file"),
+            help: "PEM CA bundle that signed an https:// coordinator's certificate.")
+        var coordinatorCAFile: String?
         @Option(help: "Path of nodetool.") var nodetool: String?
         @Option(help: "Cluster name used in object keys.") var cluster: String?
         @Option(name: .customLong("host-id"), help: "The node's host ID (default: from nodetool info).")
@@ -120,6 +124,7 @@ package struct AgentCommand: AsyncParsableCommand {
                 c.coordinator.tokenFile = tokenFile
             }
             if let token { c.coordinator.token = token }
+            if let coordinatorCAFile { c.coordinator.caFile = coordinatorCAFile }
             if let nodetool { c.nodetool = nodetool }
             if let cluster { c.cluster = cluster }
             if let hostID { c.hostID = hostID }

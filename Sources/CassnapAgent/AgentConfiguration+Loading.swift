@@ -78,6 +78,9 @@ extension AgentConfiguration {
             throw fail("store", "\(store.quotedForMessage) is not a URL such as s3://bucket/prefix")
         }
         if stateDirectory.isEmpty { throw fail("state_directory", "must not be empty") }
+        if let ca = coordinator.caFile, !FileManager.default.isReadableFile(atPath: ca) {
+            throw fail("coordinator.ca_file", "\(ca.quotedForMessage) is not a readable file")
+        }
         if let metricsTextfile, !metricsTextfile.hasPrefix("/") || !metricsTextfile.hasSuffix(".prom") {
             throw fail(
                 "metrics_textfile",
@@ -137,7 +140,9 @@ extension AgentConfiguration {
 }
 
 extension AgentConfiguration.Coordinator {
-    enum CodingKeys: String, CodingKey, CaseIterable { case url, token, tokenFile = "token_file" }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case url, token, tokenFile = "token_file", caFile = "ca_file"
+    }
 
     package init(from decoder: any Decoder) throws {
         try rejectUnknownKeys(decoder, CodingKeys.self)
@@ -146,6 +151,7 @@ extension AgentConfiguration.Coordinator {
         url = try c.decodeIfPresent(String.self, forKey: .url)
         token = try c.decodeIfPresent(String.self, forKey: .token)
         tokenFile = try c.decodeIfPresent(String.self, forKey: .tokenFile)
+        caFile = try c.decodeIfPresent(String.self, forKey: .caFile)
     }
 }
 

@@ -41,6 +41,8 @@ package struct AgentConfiguration: Codable, Sendable, Equatable {
         package var token: String?
         /// A file holding the token (kept out of the config file and the process list).
         package var tokenFile: String?
+        /// PEM CA bundle that signed an https:// coordinator's certificate (a private CA).
+        package var caFile: String?
         package init() {}
     }
 

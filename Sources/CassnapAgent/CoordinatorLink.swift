@@ -19,7 +19,7 @@ struct CoordinatorLink: Sendable {
 
     init(agent: Agent, url: String, token: String, logger: Logger) {
         self.agent = agent
-        client = CoordinatorClient(baseURL: url, token: token)
+        client = CoordinatorClient(baseURL: url, token: token, caFile: agent.configuration.coordinator.caFile)
         nodetool = Nodetool(executable: agent.configuration.nodetool)
         var logger = logger
         logger[metadataKey: "coordinator.url"] = "\(url)"

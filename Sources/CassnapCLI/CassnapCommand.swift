@@ -35,6 +35,11 @@ package struct CoordinatorOptions: ParsableArguments {
     @Option(help: "Admin bearer token (env CASSNAP_TOKEN). Never logged.")
     package var token: String?
 
+    @Option(
+        name: .customLong("ca-file"),
+        help: "PEM CA bundle that signed an https:// coordinator's certificate (env CASSNAP_CA_FILE).")
+    package var caFile: String?
+
     @Flag(help: "Print JSON for scripts instead of tables.")
     package var json = false
 

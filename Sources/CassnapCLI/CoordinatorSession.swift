@@ -26,7 +26,11 @@ package struct CoordinatorSession: Sendable {
             throw CLIError.unauthorized(
                 "no token: pass --token or set CASSNAP_TOKEN to the coordinator's admin token")
         }
-        client = CoordinatorClient(baseURL: url, token: token)
+        let caFile = options.caFile ?? environment["CASSNAP_CA_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+        if let caFile, !FileManager.default.isReadableFile(atPath: caFile) {
+            throw CLIError.usage("--ca-file \(caFile.debugDescription) is not a readable file")
+        }
+        client = CoordinatorClient(baseURL: url, token: token, caFile: caFile)
         json = options.json
     }
 

@@ -4,7 +4,9 @@ import CassnapStore
 import Foundation
 import Hummingbird
 import HummingbirdCore
+import HummingbirdTLS
 import Logging
+import NIOSSL
 import ServiceLifecycle
 
 /// The coordinator, wired: the application to run plus the parts tests look at.
@@ -45,11 +47,12 @@ package func buildApplication(
     try configuration.validate()
     let keys = try configuration.objectKeys()
     let (host, port) = try configuration.listenAddress()
-    if !configuration.listensOnLoopbackOnly() {
+    if !configuration.listensOnLoopbackOnly() && !configuration.tls.enabled {
         logger.warning(
-            "LISTENING BEYOND LOOPBACK OVER PLAIN HTTP: bearer tokens and reports cross the network unencrypted; put a TLS proxy in front or listen on 127.0.0.1",
+            "LISTENING BEYOND LOOPBACK OVER PLAIN HTTP (allow_plain_http): bearer tokens and reports cross the network unencrypted unless a TLS proxy is in front",
             metadata: ["listen.address": "\(configuration.listen)"])
     }
+    let tls = try configuration.tls.enabled ? TLSFiles.serverConfiguration(configuration.tls) : nil
     let store = try store ?? ObjectStoreFactory.open(url: configuration.store)
     let catalog = try SQLiteCatalog(path: configuration.database, cluster: keys.cluster, logger: logger)
     let snapshots = SnapshotService(
@@ -104,7 +107,7 @@ package func buildApplication(
         group.get(use: scrape.handle)
         extraServices.append(
             Application(
-                router: metricsRouter,
+                router: metricsRouter, server: try TLSFiles.server(.http1(), tls: tls),
                 configuration: ApplicationConfiguration(
                     address: .hostname(metricsHost, port: metricsPort),
                     serverName: "cassnap-coordinator-metrics"),
@@ -121,10 +124,11 @@ package func buildApplication(
         interval: .milliseconds(Int64(configuration.snapshots.schedulerIntervalSeconds * 1000)))
     let application = Application(
         router: router,
-        server: HTTPServerBuilder {
-            LeanHTTP1Channel(
-                responder: $0, idleTimeout: .milliseconds(Int64(configuration.idleTimeoutSeconds * 1000)))
-        },
+        server: try TLSFiles.server(
+            HTTPServerBuilder {
+                LeanHTTP1Channel(
+                    responder: $0, idleTimeout: .milliseconds(Int64(configuration.idleTimeoutSeconds * 1000)))
+            }, tls: tls),
         configuration: ApplicationConfiguration(
             address: .hostname(host, port: port), serverName: "cassnap-coordinator"),
         services: [
@@ -172,5 +176,39 @@ struct MetricsEndpoint: Sendable {
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: text)))
+    }
+}
+
+/// The coordinator's HTTPS: its certificate chain and key, read once at start, with errors that
+/// name the setting and the file.
+enum TLSFiles {
+    static func serverConfiguration(_ settings: CoordinatorConfiguration.TLSSettings) throws
+        -> TLSConfiguration
+    {
+        let chain: [NIOSSLCertificate]
+        do { chain = try NIOSSLCertificate.fromPEMFile(settings.certFile) } catch {
+            throw ConfigurationError(
+                field: "tls.cert_file",
+                message: "\(settings.certFile) holds no PEM certificate chain: \(error)")
+        }
+        guard !chain.isEmpty else {
+            throw ConfigurationError(
+                field: "tls.cert_file", message: "\(settings.certFile) holds no certificate")
+        }
+        let key: NIOSSLPrivateKey
+        do { key = try NIOSSLPrivateKey(file: settings.keyFile, format: .pem) } catch {
+            throw ConfigurationError(
+                field: "tls.key_file", message: "\(settings.keyFile) holds no PEM private key: \(error)")
+        }
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        configuration.minimumTLSVersion = .tlsv12
+        return configuration
+    }
+
+    /// `base`, wrapped in TLS when configured.
+    static func server(_ base: HTTPServerBuilder, tls: TLSConfiguration?) throws -> HTTPServerBuilder {
+        guard let tls else { return base }
+        return try .tls(base, tlsConfiguration: tls)
     }
 }

@@ -22,6 +22,10 @@ package struct CoordinatorConfiguration: Sendable, Hashable {
     package var snapshots = Snapshots()
     package var schedules = Schedules()
     package var metrics = MetricsSettings()
+    package var tls = TLSSettings()
+    /// Listen beyond loopback over plain HTTP (tokens and reports unencrypted on the
+    /// network): refused unless this is set, e.g. behind a TLS-terminating proxy on the host.
+    package var allowPlainHTTP = false
     package var logLevel: String = "info"
     /// A connection that completes no request part for this long is closed (idle keep-alive,
     /// or a request head that trickles in); long-polls being answered are not idle.
@@ -119,6 +123,27 @@ package struct CoordinatorConfiguration: Sendable, Hashable {
         }
     }
 
+    /// HTTPS served by the coordinator itself: PEM files, the certificate chain first.
+    package struct TLSSettings: Sendable, Hashable, Codable {
+        package var certFile: String = ""
+        package var keyFile: String = ""
+
+        package init() {}
+
+        package var enabled: Bool { !certFile.isEmpty || !keyFile.isEmpty }
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case certFile = "cert_file", keyFile = "key_file"
+        }
+
+        package init(from decoder: any Decoder) throws {
+            try rejectUnknownKeys(decoder, CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            certFile = try c.decodeIfPresent(String.self, forKey: .certFile) ?? ""
+            keyFile = try c.decodeIfPresent(String.self, forKey: .keyFile) ?? ""
+        }
+    }
+
     package init() {}
 
     /// The `host` and `port` of `listen`.
@@ -155,6 +180,24 @@ package struct CoordinatorConfiguration: Sendable, Hashable {
     package func validate() throws {
         _ = try listenAddress()
         if !metrics.listen.isEmpty { _ = try Self.address(metrics.listen, field: "metrics.listen") }
+        if tls.enabled {
+            for (field, path) in [("tls.cert_file", tls.certFile), ("tls.key_file", tls.keyFile)] {
+                guard !path.isEmpty else {
+                    throw ConfigurationError(
+                        field: field, message: "give both tls.cert_file and tls.key_file")
+                }
+                guard FileManager.default.isReadableFile(atPath: path) else {
+                    throw ConfigurationError(field: field, message: "\(path) is not a readable file")
+                }
+            }
+        } else if !listensOnLoopbackOnly() && !allowPlainHTTP {
+            throw ConfigurationError(
+                field: "listen",
+                message:
+                    "\(listen) is reachable beyond this machine over plain HTTP (tokens and reports unencrypted): "
+                    + "set tls.cert_file and tls.key_file, listen on 127.0.0.1 behind a TLS proxy, or set "
+                    + "allow_plain_http: true")
+        }
         _ = try objectKeys()
         if store.isEmpty {
             throw ConfigurationError(field: "store", message: "an object store URL is required")
@@ -262,7 +305,8 @@ package struct ConfigurationError: Error, CustomStringConvertible, Sendable {
 
 extension CoordinatorConfiguration: Codable {
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case listen, database, store, prefix, cluster, snapshots, schedules, metrics
+        case listen, database, store, prefix, cluster, snapshots, schedules, metrics, tls
+        case allowPlainHTTP = "allow_plain_http"
         case agentToken = "agent_token", adminToken = "admin_token", logLevel = "log_level"
         case agentTokenFile = "agent_token_file", adminTokenFile = "admin_token_file"
         case idleTimeoutSeconds = "idle_timeout_seconds"
@@ -284,6 +328,8 @@ extension CoordinatorConfiguration: Codable {
         snapshots = try c.decodeIfPresent(Snapshots.self, forKey: .snapshots) ?? d.snapshots
         schedules = try c.decodeIfPresent(Schedules.self, forKey: .schedules) ?? d.schedules
         metrics = try c.decodeIfPresent(MetricsSettings.self, forKey: .metrics) ?? d.metrics
+        tls = try c.decodeIfPresent(TLSSettings.self, forKey: .tls) ?? d.tls
+        allowPlainHTTP = try c.decodeIfPresent(Bool.self, forKey: .allowPlainHTTP) ?? d.allowPlainHTTP
         logLevel = try c.decodeIfPresent(String.self, forKey: .logLevel) ?? d.logLevel
         idleTimeoutSeconds =
             try c.decodeIfPresent(Double.self, forKey: .idleTimeoutSeconds) ?? d.idleTimeoutSeconds

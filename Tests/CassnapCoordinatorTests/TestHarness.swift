@@ -126,10 +126,10 @@ struct SimulatedNode: Sendable {
     /// SSTables per table; two tables per node.
     var sstablesPerTable = 2
 
-    init(index: Int, baseURL: String, store: any ObjectStore) throws {
+    init(index: Int, baseURL: String, store: any ObjectStore, caFile: String? = nil) throws {
         host = try HostID(String(format: "6f1c2a4e-0000-4000-8000-%012d", index))
         hostname = "node\(index)"
-        client = CoordinatorClient(baseURL: baseURL, token: agentToken)
+        client = CoordinatorClient(baseURL: baseURL, token: agentToken, caFile: caFile)
         self.store = store
         keys = try ObjectKeys(prefix: "", cluster: ClusterName(clusterName))
     }
