@@ -59,7 +59,9 @@ package final class Agent: Service, Sendable {
             configuration.coordinator.url == nil
             ? nil : try configuration.coordinator.resolvedToken(environment: environment)
         let state = try AgentState(directory: configuration.stateDirectory)
-        let host = try await HostIdentity.resolve(configuration: configuration, state: state, logger: logger)
+        let host = try await NodeFacts.hostID(nodetool: configuration.nodetool).resolve(
+            configured: configuration.hostID, state: state, logger: logger,
+            hint: "set host_id in the configuration or --host-id")
         var settings = StoreSettings()
         settings.maxConcurrentRequests = max(8, configuration.upload.concurrency * 2)
         settings.bandwidthBytesPerSecond = configuration.upload.bandwidth?.bytesPerSecond
@@ -78,8 +80,9 @@ package final class Agent: Service, Sendable {
         }
         let store = try ObjectStoreFactory.open(
             url: configuration.store ?? "", settings: settings, environment: environment)
-        let cluster = try await ClusterIdentity.resolve(
-            configuration: configuration, state: state, logger: logger)
+        let cluster = try await NodeFacts.clusterName(nodetool: configuration.nodetool).resolve(
+            configured: configuration.cluster, state: state, logger: logger,
+            hint: "set cluster in the configuration or --cluster")
         let keys = try ObjectKeys(prefix: "", cluster: cluster)
         var logger = logger
         logger[metadataKey: "node.host_id"] = "\(host)"

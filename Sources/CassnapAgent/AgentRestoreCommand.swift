@@ -49,7 +49,9 @@ extension AgentCommand {
                 let keys: ObjectKeys
                 do {
                     keys = try ObjectKeys(
-                        prefix: "", cluster: try await ClusterIdentity.lookUp(configuration))
+                        prefix: "",
+                        cluster: try await NodeFacts.clusterName(nodetool: configuration.nodetool).lookUp(
+                            configured: configuration.cluster, stateDirectory: configuration.stateDirectory))
                 } catch {
                     throw CLIError.usage("cluster: \(error); give --cluster NAME")
                 }
@@ -71,18 +73,16 @@ extension AgentCommand {
         /// This node's host ID without starting the agent or creating its state: configured,
         /// remembered by an earlier run, or from a running Cassandra.
         static func thisNode(_ c: AgentConfiguration) async throws -> HostID {
-            if let configured = c.hostID { return try HostID(configured) }
-            if FileManager.default.fileExists(atPath: c.stateDirectory + "/agent.sqlite"),
-                let remembered = try? AgentState(directory: c.stateDirectory).meta("host_id")
-            {
-                return try HostID(remembered)
-            }
-            do { return try await HostIdentity.fromNodetool(c.nodetool) } catch {
+            do {
+                return try await NodeFacts.hostID(nodetool: c.nodetool).lookUp(
+                    configured: c.hostID, stateDirectory: c.stateDirectory)
+            } catch {
                 throw CLIError.usage(
-                    "cannot tell which node to restore (no hostID in the configuration, none remembered in "
+                    "cannot tell which node to restore (no host_id in the configuration, none remembered in "
                         + "\(c.stateDirectory), and nodetool info failed: \(error)); give --node HOST_ID|HOSTNAME"
                 )
             }
         }
+
     }
 }

@@ -119,9 +119,7 @@ package func buildApplication(
                 logger: logger))
     }
 
-    let scheduler = SnapshotScheduler(
-        snapshots: snapshots,
-        interval: .milliseconds(Int64(configuration.snapshots.schedulerIntervalSeconds * 1000)))
+    let interval = Duration.milliseconds(Int64(configuration.snapshots.schedulerIntervalSeconds * 1000))
     let application = Application(
         router: router,
         server: try TLSFiles.server(
@@ -132,10 +130,8 @@ package func buildApplication(
         configuration: ApplicationConfiguration(
             address: .hostname(host, port: port), serverName: "cassnap-coordinator"),
         services: [
-            scheduler,
-            ScheduleRunner(
-                schedules: schedules,
-                interval: .milliseconds(Int64(configuration.snapshots.schedulerIntervalSeconds * 1000))),
+            PeriodicService(interval: interval) { await snapshots.tick(now: Date()) },
+            PeriodicService(interval: interval) { await schedules.tick(now: Date()) },
         ] + extraServices,
         onServerRunning: { channel in
             let bound = channel.localAddress?.port ?? port
@@ -148,16 +144,17 @@ package func buildApplication(
         routes: book.routes, logger: logger)
 }
 
-/// Settles passed deadlines and writes changed records to the bucket, once per interval,
-/// until graceful shutdown.
-struct SnapshotScheduler: Service {
-    let snapshots: SnapshotService
+/// Runs `tick` once per interval until graceful shutdown: the deadline scheduler (settles
+/// passed deadlines, writes changed records to the bucket) and the schedule runner, each on
+/// its own loop so a long retention sweep never delays a deadline.
+struct PeriodicService: Service {
     let interval: Duration
+    let tick: @Sendable () async -> Void
 
     func run() async throws {
         // A record changed just before a crash is written on the first tick.
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            await snapshots.tick(now: Date())
+            await tick()
             do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) } } catch {
                 return
             }

@@ -4,7 +4,6 @@ import CassnapRepository
 import CassnapStore
 import Foundation
 import Logging
-import ServiceLifecycle
 
 /// Recurring cluster snapshots: definitions kept in the bucket (`schedules/<name>.json`, the
 /// truth `catalog rebuild` restores) and in the catalog with their run state; runs started when
@@ -236,21 +235,5 @@ package struct ScheduleService: Sendable {
             "schedule retention applied",
             metadata: ["schedule.name": "\(schedule.name)", "retention.result": "\(result)"])
         return result
-    }
-}
-
-/// Runs `ScheduleService.tick` once per interval until graceful shutdown; apart from the
-/// deadline scheduler, so a long retention sweep never delays a snapshot's deadline.
-struct ScheduleRunner: Service {
-    let schedules: ScheduleService
-    let interval: Duration
-
-    func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            await schedules.tick(now: Date())
-            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) } } catch {
-                return
-            }
-        }
     }
 }

@@ -31,6 +31,17 @@ enum AgentTestSupport {
         return c
     }
 
+    /// An agent of no Cassandra node: a data directory, a file store and state under `root`.
+    static func configuration(root: URL) -> AgentConfiguration {
+        var c = AgentConfiguration()
+        c.dataDirectories = [root.appendingPathComponent("data").path]
+        c.store = "file://" + root.appendingPathComponent("bucket").path
+        c.stateDirectory = root.appendingPathComponent("state").path
+        c.hostID = hostID
+        c.cluster = cluster
+        return c
+    }
+
     static var keys: ObjectKeys { try! ObjectKeys(prefix: "", cluster: ClusterName(cluster)) }
     static var host: HostID { try! HostID(hostID) }
 

@@ -77,12 +77,7 @@ import Testing
     /// (exit 78), and the token from the environment reaches the coordinator link.
     @Test func theAgentResolvesTheTokenAtStart() async throws {
         try await TemporaryDirectory.with { root in
-            var configuration = AgentConfiguration()
-            configuration.dataDirectories = [root.appendingPathComponent("data").path]
-            configuration.store = "file://" + root.appendingPathComponent("bucket").path
-            configuration.stateDirectory = root.appendingPathComponent("state").path
-            configuration.hostID = AgentTestSupport.hostID
-            configuration.cluster = AgentTestSupport.cluster
+            var configuration = AgentTestSupport.configuration(root: root)
             configuration.coordinator.url = "http://127.0.0.1:1"
 
             let agent = try await Agent.build(

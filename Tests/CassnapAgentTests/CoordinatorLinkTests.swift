@@ -49,12 +49,7 @@ import Testing
         let server = try Self.coordinator(healthy: healthy)
         defer { server.stop() }
         try await TemporaryDirectory.with { root in
-            var configuration = AgentConfiguration()
-            configuration.dataDirectories = [root.appendingPathComponent("data").path]
-            configuration.store = "file://" + root.appendingPathComponent("bucket").path
-            configuration.stateDirectory = root.appendingPathComponent("state").path
-            configuration.hostID = AgentTestSupport.hostID
-            configuration.cluster = AgentTestSupport.cluster
+            var configuration = AgentTestSupport.configuration(root: root)
             configuration.nodetool = "/bin/false"
             let log = CapturedLog()
             let agent = try await Agent.build(configuration: configuration, logger: log.logger())
@@ -136,11 +131,7 @@ import Testing
         }
         defer { server.stop() }
         try await TemporaryDirectory.with { root in
-            var configuration = AgentConfiguration()
-            configuration.dataDirectories = [root.appendingPathComponent("data").path]
-            configuration.store = "file://" + root.appendingPathComponent("bucket").path
-            configuration.stateDirectory = root.appendingPathComponent("state").path
-            configuration.hostID = AgentTestSupport.hostID
+            var configuration = AgentTestSupport.configuration(root: root)
             configuration.cluster = "prod-eu"
             configuration.nodetool = "/bin/false"
             let log = CapturedLog()

@@ -169,11 +169,7 @@ struct ClusterSnapshotTests {
             // A fresh, empty database rebuilt from the same store answers the same.
             let scratch = try TemporaryDirectory(prefix: "cassnap-rebuilt")
             defer { scratch.remove() }
-            let fresh = try SQLiteCatalog(
-                path: scratch.url.appendingPathComponent("rebuilt.sqlite").path,
-                cluster: ClusterName(clusterName))
-            let keys = try ObjectKeys(prefix: "", cluster: ClusterName(clusterName))
-            let result = try await CatalogRebuilder(store: store, keys: keys).rebuild(into: fresh)
+            let (fresh, result) = try await rebuiltCatalog(from: store, in: scratch.url)
             #expect(result.snapshots == 2)
             #expect(result.nodes == 3)
             let rebuilt = try await CatalogView.of(fresh)

@@ -123,11 +123,8 @@ import Testing
             // The catalog lost: a rebuild brings the schedule back from the bucket, still paused.
             let scratch = try TemporaryDirectory(prefix: "cassnap-rebuilt")
             defer { scratch.remove() }
-            let fresh = try SQLiteCatalog(
-                path: scratch.url.appendingPathComponent("rebuilt.sqlite").path,
-                cluster: ClusterName(clusterName))
+            let (fresh, result) = try await rebuiltCatalog(from: store, in: scratch.url)
             let keys = try ObjectKeys(prefix: "", cluster: ClusterName(clusterName))
-            let result = try await CatalogRebuilder(store: store, keys: keys).rebuild(into: fresh)
             #expect(result.schedules == 1)
             let rebuilt = try #require(try await fresh.schedule(ScheduleName("weekly")))
             #expect(

@@ -279,3 +279,13 @@ extension SimulatedNode {
         return nodes
     }
 }
+
+/// A fresh, empty catalog in `directory`, rebuilt from `store` alone.
+func rebuiltCatalog(from store: any ObjectStore, in directory: URL) async throws -> (
+    SQLiteCatalog, AdminAPI.RebuildResult
+) {
+    let fresh = try SQLiteCatalog(
+        path: directory.appendingPathComponent("rebuilt.sqlite").path, cluster: ClusterName(clusterName))
+    let keys = try ObjectKeys(prefix: "", cluster: ClusterName(clusterName))
+    return (fresh, try await CatalogRebuilder(store: store, keys: keys).rebuild(into: fresh))
+}
