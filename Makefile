@@ -1,5 +1,5 @@
 # The README's two commands: `make demo` (the main job) and `make test` (every test).
-.PHONY: demo test build release format
+.PHONY: demo test build release deb format
 
 demo:
 	./deploy/demo.sh
@@ -13,6 +13,10 @@ build:
 # Static, stripped binaries for nodes in dist/ (no Swift toolchain needed there).
 release:
 	./deploy/release.sh
+
+# Debian packages of those binaries in dist/: cassnap-agent, and cassnap-coordinator with the CLI.
+deb:
+	./deploy/deb.sh
 
 format:
 	swift format --in-place --recursive Sources Tests

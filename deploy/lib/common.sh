@@ -26,7 +26,7 @@ as_root() {
 
 # The Debian -dev packages cassnap links against (design card: libcurl, libssl, libsqlite3).
 install_system_packages() {
-    local want=(libcurl4-openssl-dev libssl-dev libsqlite3-dev libxml2 pkg-config python3-venv curl openssl) need=()
+    local want=(libcurl4-openssl-dev libssl-dev libsqlite3-dev libxml2 pkg-config python3-venv curl openssl fakeroot systemd) need=()
     for p in "${want[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
     if [ "${#need[@]}" -gt 0 ]; then
         log "apt-get install ${need[*]}"
