@@ -81,10 +81,26 @@ package struct Restorer: Sendable {
                 pending.append(entry)
             }
         }
-        if let free = directory.freeBytes(), free < needed {
-            throw RepositoryError.unsafeTarget(
-                path: directory.root,
-                detail: "it needs \(needed) bytes for \(pending.count) files, and \(free) bytes are free")
+        if let space = directory.space() {
+            // Whole blocks per file (3,000 files of 100 bytes take 12 MB of 4 KiB blocks, not
+            // 300 KB), and an inode per file and directory; tmpfs and small volumes run out of both.
+            let onDisk = space.bytesOnDisk(pending.map(\.file.size))
+            let directories = Set(pending.map { ($0.path as NSString).deletingLastPathComponent }).count
+            if space.freeBytes < onDisk {
+                throw RepositoryError.unsafeTarget(
+                    path: directory.root,
+                    detail:
+                        "it needs \(onDisk) bytes on disk for \(pending.count) files (\(needed) bytes of data "
+                        + "in \(space.blockSize)-byte blocks), and \(space.freeBytes) bytes are free; nothing was written"
+                )
+            }
+            if space.freeInodes > 0, space.freeInodes < Int64(pending.count + directories) {
+                throw RepositoryError.unsafeTarget(
+                    path: directory.root,
+                    detail:
+                        "it needs \(pending.count + directories) inodes for \(pending.count) files and their "
+                        + "directories, and \(space.freeInodes) are free; nothing was written")
+            }
         }
 
         var progress = Progress(

@@ -99,12 +99,27 @@ struct TargetDirectory: Sendable {
         }
     }
 
-    /// Bytes free for an unprivileged writer on the target's file system.
-    func freeBytes() -> Int64? {
+    /// What an unprivileged writer may still use on the target's file system.
+    struct Space {
+        var freeBytes: Int64
+        /// The allocation unit: a file of 100 bytes takes a whole one.
+        var blockSize: Int64
+        var freeInodes: Int64
+
+        /// What `files` take on disk, each rounded up to whole blocks.
+        func bytesOnDisk(_ sizes: [Int64]) -> Int64 {
+            let block = max(blockSize, 1)
+            return sizes.reduce(0) { $0 + ($1 + block - 1) / block * block }
+        }
+    }
+
+    func space() -> Space? {
         var path = root
         while Self.kind(path) == .missing, path != "/" { path = (path as NSString).deletingLastPathComponent }
         var fs = statvfs()
         guard statvfs(path, &fs) == 0 else { return nil }
-        return Int64(fs.f_bavail) * Int64(fs.f_frsize)
+        return Space(
+            freeBytes: Int64(fs.f_bavail) * Int64(fs.f_frsize), blockSize: Int64(fs.f_frsize),
+            freeInodes: Int64(fs.f_favail))
     }
 }
