@@ -113,6 +113,8 @@ struct CoordinatorLink: Sendable {
     private func pollCommands(runner: SnapshotRunner, stopped: @escaping @Sendable () -> Bool) async {
         await withTaskGroup(of: Void.self) { running in
             var streak = FailureStreak(interval: failureWarningInterval)
+            // Commands this process runs now; the state says how far each got across restarts.
+            var inFlight: Set<String> = []
             while !stopped() && !Task.isCancelled {
                 let commands: [AgentAPI.Command]
                 do {
@@ -124,21 +126,24 @@ struct CoordinatorLink: Sendable {
                     continue
                 }
                 for command in commands {
-                    guard let snapshot = command.snapshot,
-                        (try? agent.state.meta("command:" + command.id)) == nil
-                    else { continue }
-                    try? agent.state.setMeta("command:" + command.id, "started")
+                    guard let snapshot = command.snapshot, !inFlight.contains(command.id) else { continue }
+                    let key = SnapshotRunner.progressKey(command.id)
+                    let progress = SnapshotRunner.Progress((try? agent.state.meta(key)) ?? nil)
+                    // Done: the report is in the outbox. Otherwise new, or left by a killed agent.
+                    if progress == .done { continue }
+                    inFlight.insert(command.id)
                     logger.info(
-                        "Snapshot command received",
+                        progress == .new
+                            ? "Snapshot command received" : "Snapshot command resumed after a restart",
                         metadata: [
                             "snapshot.tag": "\(snapshot.tag)",
                             "snapshot.at": "\(InstantFormat.format(snapshot.at))",
                         ])
                     running.addTask {
-                        let report = await runner.execute(snapshot)
+                        let report = await runner.execute(snapshot, commandID: command.id, progress: progress)
                         do {
                             try self.queueManifestReport(report)
-                            try self.agent.state.setMeta("command:" + command.id, "done")
+                            try self.agent.state.setMeta(key, SnapshotRunner.Progress.done.text)
                         } catch {
                             self.logger.error(
                                 "Could not queue the manifest report", metadata: ["error": "\(error)"])

@@ -21,20 +21,74 @@ struct SnapshotRunner: Sendable {
     }
 
     /// Runs the command and returns the report to deliver (success or the reason it failed).
-    func execute(_ command: AgentAPI.SnapshotCommand) async -> AgentAPI.ManifestReport {
+    /// Where a command stands in the agent's state (`command:<id>`), so that an agent killed
+    /// mid-snapshot and restarted resumes it instead of ignoring it: `started` before
+    /// `nodetool snapshot` returned, `taken:<ms since 1970>` after, `done` once reported.
+    enum Progress: Equatable {
+        case new, started, taken(Date), done
+
+        init(_ text: String?) {
+            switch text {
+            case nil: self = .new
+            case "done": self = .done
+            case let t? where t.hasPrefix("taken:"):
+                self =
+                    Double(t.dropFirst(6)).map { .taken(Date(timeIntervalSince1970: $0 / 1000)) } ?? .started
+            default: self = .started
+            }
+        }
+
+        var text: String {
+            switch self {
+            case .new: ""
+            case .started: "started"
+            case .taken(let at): "taken:\(Int64(at.timeIntervalSince1970 * 1000))"
+            case .done: "done"
+            }
+        }
+    }
+
+    static func progressKey(_ commandID: String) -> String { "command:" + commandID }
+
+    /// Runs the command from where `progress` says it stands: from the start (waiting for the
+    /// instant); after a restart that came before `nodetool snapshot` finished, only if the
+    /// instant has not passed (a snapshot taken late is not the one asked for: the node fails,
+    /// saying so); after the snapshot was taken, from its listing.
+    func execute(_ command: AgentAPI.SnapshotCommand, commandID: String? = nil, progress: Progress = .new)
+        async -> AgentAPI.ManifestReport
+    {
         var logger = logger
         logger[metadataKey: "snapshot.tag"] = "\(command.tag)"
         var taken = false
         // This tag's manifest is the runner's to write, not the settled-snapshot watcher's.
         try? agent.state.setMeta(
             SettledSnapshots.stateKey(command.tag.description), SettledSnapshots.commanded)
+        func record(_ p: Progress) {
+            if let commandID { try? agent.state.setMeta(Self.progressKey(commandID), p.text) }
+        }
         do {
-            let delay = command.at.timeIntervalSinceNow
-            if delay > 0 { try await Task.sleep(for: .milliseconds(Int(delay * 1000))) }
-            let takenAt = Date()
-            _ = try await nodetool.run(snapshotArguments(command))
-            taken = true
-            logger.info("Snapshot taken", metadata: ["snapshot.taken_at": "\(InstantFormat.format(takenAt))"])
+            let takenAt: Date
+            if case .taken(let at) = progress {
+                takenAt = at
+                taken = true
+                logger.notice("Resuming a snapshot taken before the agent restarted")
+            } else {
+                if progress == .started, command.at.timeIntervalSinceNow <= 0 {
+                    throw Failure(
+                        description:
+                            "the agent restarted after the snapshot's instant \(InstantFormat.format(command.at)) "
+                            + "without having taken it; a snapshot taken now would not be the one asked for")
+                }
+                record(.started)
+                let delay = command.at.timeIntervalSinceNow
+                if delay > 0 { try await Task.sleep(for: .milliseconds(Int(delay * 1000))) }
+                takenAt = Date()
+                _ = try await nodetool.run(snapshotArguments(command))
+                taken = true
+                record(.taken(takenAt))
+                logger.info(
+                    "Snapshot taken", metadata: ["snapshot.taken_at": "\(InstantFormat.format(takenAt))"])
+            }
 
             let listing = snapshotFiles(tag: command.tag.description, tables: command.tables)
             try await agent.ingestor.handle(listing.files.map { .fileAppeared($0) } + listing.skipped)

@@ -181,12 +181,21 @@ struct HardeningTests {
 
     // MARK: Item 7: unsafe start-up
 
-    @Test func listeningBeyondLoopbackWarns() throws {
+    /// Beyond loopback without TLS is refused since issue 11 (TLSTests); told
+    /// `allow_plain_http`, it starts and warns.
+    @Test func listeningBeyondLoopbackWithPlainHTTPIsRefusedOrWarns() throws {
         try TemporaryDirectory.with { dir in
             for (listen, warns) in [("0.0.0.0:0", true), (":0", true), ("127.0.0.1:0", false)] {
                 let log = CapturedLog()
                 var config = configuration(directory: dir)
                 config.listen = listen
+                if warns {
+                    let refused = #expect(throws: ConfigurationError.self, "\(listen)") {
+                        _ = try buildApplication(configuration: config, store: InMemoryObjectStore())
+                    }
+                    #expect(refused?.field == "listen")
+                    config.allowPlainHTTP = true
+                }
                 _ = try buildApplication(
                     configuration: config, store: InMemoryObjectStore(), logger: log.logger())
                 #expect(
