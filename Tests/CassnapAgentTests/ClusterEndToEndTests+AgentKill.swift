@@ -39,15 +39,7 @@ extension ClusterEndToEndTests {
                     == nil, "killed before its manifest")
 
             try cluster.startAgent(1)
-            var final = ""
-            for _ in 0..<240 {
-                final =
-                    (try status(cluster, "e2e-agent-kill")["summary"] as? [String: Any])?["status"] as? String
-                    ?? ""
-                if final == "complete" || final == "partial" || final == "failed" { break }
-                try await Task.sleep(for: .milliseconds(500))
-            }
-            #expect(final == "complete", "logs in \(dir.path)")
+            #expect(try await finalStatus(cluster, "e2e-agent-kill") == "complete", "logs in \(dir.path)")
             #expect(
                 try cluster.listedFiles(tag: "e2e-agent-kill").files
                     == cluster.snapshotFilesOnDisk(tag: "e2e-agent-kill", nodes: [1, 2, 3]))

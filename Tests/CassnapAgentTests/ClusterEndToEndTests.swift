@@ -26,6 +26,8 @@ import Testing
         var coordinator: Process?
         var agents: [Int: Process] = [:]
         var nodes: [CassandraNodeFixture] = []
+        /// Where agents reach S3, when not `endpoint` (a fault proxy in front of it).
+        var agentEndpoint: String?
 
         init(
             dir: URL, configure: (Int, inout CassandraDataBuilder.Configuration) -> Void = { _, _ in }
@@ -111,6 +113,8 @@ import Testing
             let process = Process()
             process.executableURL = try TestBinaries.url(for: name)
             process.arguments = arguments
+            var environment = environment
+            if name == "cassnap-agent", let agentEndpoint { environment["AWS_ENDPOINT_URL"] = agentEndpoint }
             process.environment = environment
             let path = dir.appendingPathComponent(log).path
             FileManager.default.createFile(atPath: path, contents: nil)
