@@ -30,7 +30,7 @@ fi
 # Suites that start many processes, storm the file system or stream gigabytes run one at a
 # time after the rest: run in parallel with everything else on two cores, their bounded waits
 # measure the machine's load instead of cassnap.
-heavy=(AgentStormTests AgentOverflowTests AgentProcessTests ClusterEndToEndTests CoordinatorProcessTests
+heavy=(AgentStormTests AgentOverflowTests AgentWatchLimitTests AgentProcessTests ClusterEndToEndTests CoordinatorProcessTests
     CoordinatorLoadBenchmark ResumeAfterKillTests WatcherOverflowTests)
 results="$CASSNAP_RUN_DIR/test-output.txt"
 status=0

@@ -127,7 +127,10 @@ package final class Agent: Service, Sendable {
                     do { try await self.ingestor.handle(batch) } catch {
                         self.logger.error("Could not record watcher events", metadata: ["error": "\(error)"])
                     }
-                    self.activity.add(1, ordering: .relaxed)
+                    // An idle watcher's once-a-second "caught up" is not work (no heap to trim).
+                    if batch.contains(where: { if case .caughtUp = $0 { false } else { true } }) {
+                        self.activity.add(1, ordering: .relaxed)
+                    }
                 }
                 return true
             }

@@ -57,11 +57,16 @@ package enum InotifyLimits {
         /// The value before lowering, restored by `restore()`.
         package let original: Int
         package let lowered: Int
+        /// The sysctl lowered, and the record of its original value.
+        package let path: String
+        let record: String
         private let lockFD: Mutex<Int32?>
 
-        fileprivate init(original: Int, lowered: Int, lockFD: Int32) {
+        fileprivate init(original: Int, lowered: Int, path: String, record: String, lockFD: Int32) {
             self.original = original
             self.lowered = lowered
+            self.path = path
+            self.record = record
             self.lockFD = Mutex(lockFD)
         }
 
@@ -75,13 +80,12 @@ package enum InotifyLimits {
                     close(held)
                     fd = nil
                 }
-                try InotifyLimits.write(original, to: InotifyLimits.maxQueuedEventsPath)
-                let now = try InotifyLimits.maxQueuedEvents()
+                try InotifyLimits.write(original, to: path)
+                let now = try InotifyLimits.readInteger(path)
                 guard now == original else {
-                    throw Failure(
-                        "\(InotifyLimits.maxQueuedEventsPath) reads \(now) after restoring \(original)")
+                    throw Failure("\(path) reads \(now) after restoring \(original)")
                 }
-                unlink(InotifyLimits.recordPath)
+                unlink(record)
             }
         }
 
@@ -94,34 +98,71 @@ package enum InotifyLimits {
     package static func lowerMaxQueuedEvents(to value: Int, lockTimeout: Double = 300) async throws
         -> Lowering
     {
-        precondition(value >= 0, "max_queued_events cannot be negative")
+        try await lower(maxQueuedEventsPath, record: recordPath, to: value, lockTimeout: lockTimeout)
+    }
+
+    package static let maxUserWatchesPath = "/proc/sys/fs/inotify/max_user_watches"
+    package static let watchesRecordPath = "/tmp/cassnap-inotify-limits.max_user_watches.original"
+
+    /// `fs.inotify.max_user_watches`, with the same lock and repair as `max_queued_events`. The
+    /// limit counts every watch of this user on the machine, so keep it lowered briefly.
+    package static func lowerMaxUserWatches(to value: Int, lockTimeout: Double = 300) async throws -> Lowering
+    {
+        try await lower(maxUserWatchesPath, record: watchesRecordPath, to: value, lockTimeout: lockTimeout)
+    }
+
+    /// Inotify watches held now by processes of this user (from `/proc/*/fdinfo`).
+    package static func watchesOfThisUser() -> Int {
+        let uid = getuid()
+        var count = 0
+        for pid in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int(pid) != nil
+        {
+            var st = stat()
+            guard stat("/proc/\(pid)", &st) == 0, st.st_uid == uid,
+                let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")
+            else { continue }
+            for fd in fds
+            where (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)"))
+                == "anon_inode:inotify"
+            {
+                let info = (try? String(contentsOfFile: "/proc/\(pid)/fdinfo/\(fd)", encoding: .utf8)) ?? ""
+                count += info.split(separator: "\n").filter { $0.hasPrefix("inotify wd:") }.count
+            }
+        }
+        return count
+    }
+
+    private static func lower(_ path: String, record: String, to value: Int, lockTimeout: Double) async throws
+        -> Lowering
+    {
+        precondition(value >= 0, "\(path) cannot be negative")
         if let reason = writeAccessError() {
             throw Failure(
-                "cannot write \(maxQueuedEventsPath): \(reason); "
+                "cannot write \(path): \(reason); "
                     + (TestServers.isCI
                         ? "CI=true forbids skipping: run the tests as root with a writable /proc/sys"
                         : skipReason))
         }
         let fd = try await acquireLock(timeout: lockTimeout)
         do {
-            if let stale = try? readInteger(recordPath) {
+            if let stale = try? readInteger(record) {
                 // A holder died between lowering and restoring: its record is the true original.
-                try write(stale, to: maxQueuedEventsPath)
-                unlink(recordPath)
+                try write(stale, to: path)
+                unlink(record)
                 FileHandle.standardError.write(
                     Data(
-                        "InotifyLimits: restored \(maxQueuedEventsPath) to \(stale), left lowered by a test process that died\n"
+                        "InotifyLimits: restored \(path) to \(stale), left lowered by a test process that died\n"
                             .utf8))
             }
-            let original = try maxQueuedEvents()
-            try writeRecord(original)
+            let original = try readInteger(path)
+            try writeRecord(original, to: record)
             do {
-                try write(value, to: maxQueuedEventsPath)
+                try write(value, to: path)
             } catch {
-                unlink(recordPath)
+                unlink(record)
                 throw error
             }
-            return Lowering(original: original, lowered: value, lockFD: fd)
+            return Lowering(original: original, lowered: value, path: path, record: record, lockFD: fd)
         } catch {
             flock(fd, LOCK_UN)
             close(fd)
@@ -142,6 +183,22 @@ package enum InotifyLimits {
         }
         let result = try await body(lowering)
         try lowering.restore()  // on success a failed restore fails the test, not just a log line
+        return result
+    }
+
+    /// Lowers `max_user_watches` to `value` for `body`, restoring it afterwards as
+    /// `withMaxQueuedEvents` does.
+    package static func withMaxUserWatches<T>(
+        _ value: Int, lockTimeout: Double = 300, _ body: (Lowering) async throws -> T
+    ) async throws -> T {
+        let lowering = try await lowerMaxUserWatches(to: value, lockTimeout: lockTimeout)
+        defer {
+            do { try lowering.restore() } catch {
+                FileHandle.standardError.write(Data("InotifyLimits: could not restore: \(error)\n".utf8))
+            }
+        }
+        let result = try await body(lowering)
+        try lowering.restore()
         return result
     }
 
@@ -200,7 +257,7 @@ package enum InotifyLimits {
         }
     }
 
-    private static func readInteger(_ path: String) throws -> Int {
+    fileprivate static func readInteger(_ path: String) throws -> Int {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw Failure("cannot read \(path): \(error)")
@@ -225,7 +282,7 @@ package enum InotifyLimits {
     }
 
     /// Written atomically (temporary file, then rename) so a crash never leaves half a number.
-    private static func writeRecord(_ value: Int) throws {
+    private static func writeRecord(_ value: Int, to recordPath: String) throws {
         let temporary = recordPath + ".\(getpid())"
         let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
