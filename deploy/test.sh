@@ -47,10 +47,14 @@ for suite in "${heavy[@]}"; do
     log "running $suite"
     run_tests --filter "$suite" || status=1
 done
+# The API fuzzed from coordinator/openapi.yaml: no request may get a 5xx (issue 11).
+log "fuzzing the coordinator's API (schemathesis)"
+./deploy/fuzz-api.sh 2>&1 | tee -a "$CASSNAP_RUN_DIR/fuzz.txt" || status=1
 # One closing line for all the runs above.
 passed=$(grep -cE '^.{0,4}Test [^r].* passed after' "$results" || true)
 failed=$(grep -cE '^.{0,4}Test [^r].* failed after' "$results" || true)
 skipped=$(grep -cE '^.{0,4}Test [^r].* skipped' "$results" || true)
-echo "cassnap: $passed passed, $failed failed, $skipped skipped"
+fuzzed=$(grep -oE '[0-9]+ generated, [0-9]+ passed' "$CASSNAP_RUN_DIR/fuzz.txt" | awk '{g += $1; p += $3} END {print g + 0, "generated,", p + 0, "passed"}')
+echo "cassnap: $passed passed, $failed failed, $skipped skipped; API fuzz: $fuzzed"
 check_metadata_tripwire || status=1
 exit "$status"

