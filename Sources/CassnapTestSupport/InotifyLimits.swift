@@ -175,15 +175,7 @@ package enum InotifyLimits {
     package static func withMaxQueuedEvents<T>(
         _ value: Int, lockTimeout: Double = 300, _ body: (Lowering) async throws -> T
     ) async throws -> T {
-        let lowering = try await lowerMaxQueuedEvents(to: value, lockTimeout: lockTimeout)
-        defer {
-            do { try lowering.restore() } catch {
-                FileHandle.standardError.write(Data("InotifyLimits: could not restore: \(error)\n".utf8))
-            }
-        }
-        let result = try await body(lowering)
-        try lowering.restore()  // on success a failed restore fails the test, not just a log line
-        return result
+        try await withLowering(try await lowerMaxQueuedEvents(to: value, lockTimeout: lockTimeout), body)
     }
 
     /// Lowers `max_user_watches` to `value` for `body`, restoring it afterwards as
@@ -191,7 +183,14 @@ package enum InotifyLimits {
     package static func withMaxUserWatches<T>(
         _ value: Int, lockTimeout: Double = 300, _ body: (Lowering) async throws -> T
     ) async throws -> T {
-        let lowering = try await lowerMaxUserWatches(to: value, lockTimeout: lockTimeout)
+        try await withLowering(try await lowerMaxUserWatches(to: value, lockTimeout: lockTimeout), body)
+    }
+
+    /// Runs `body` and restores `lowering` afterwards, also when `body` throws; on success a
+    /// failed restore fails the test, not just a log line.
+    private static func withLowering<T>(_ lowering: Lowering, _ body: (Lowering) async throws -> T)
+        async throws -> T
+    {
         defer {
             do { try lowering.restore() } catch {
                 FileHandle.standardError.write(Data("InotifyLimits: could not restore: \(error)\n".utf8))
