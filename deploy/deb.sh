@@ -43,6 +43,26 @@ gid=$(awk -F: '$1 == "cassnap" {print $3}' "$root/etc/group")
 SH
 }
 
+# maintainer_scripts NAME STATE_DIR MODE CONFIG EXTRA: postinst (the user, EXTRA, the state
+# directory, the config's group) and prerm (stop the service) in $stage/DEBIAN.
+maintainer_scripts() {
+    local name=$1 state=$2 mode=$3 config=$4 extra=$5
+    {
+        echo '#!/bin/sh'
+        echo 'set -e'
+        user_script
+        [ -z "$extra" ] || echo "$extra"
+        cat <<SH
+install -d -m $mode -o "\$uid" -g "\$gid" "\$root$state"
+chown "0:\$gid" "\$root/etc/cassnap" "\$root/etc/cassnap/$config"
+chmod 0750 "\$root/etc/cassnap"
+if [ -z "\$root" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi
+SH
+    } >"$stage/DEBIAN/postinst"
+    printf '#!/bin/sh\nset -e\nif [ -z "${DPKG_ROOT:-}" ] && [ -d /run/systemd/system ]; then systemctl stop %s.service || true; fi\n' \
+        "$name" >"$stage/DEBIAN/prerm"
+}
+
 # package NAME DESCRIPTION DEPENDS: stage in $work/NAME, then dpkg-deb.
 package() {
     local name=$1 description=$2 depends=$3 stage="$work/$1"
@@ -75,23 +95,13 @@ install -D -m 0755 "$BIN_DIR/cassnap-agent" "$stage/usr/bin/cassnap-agent"
 install -D -m 0640 agent/agent.yaml "$stage/etc/cassnap/agent.yaml"
 install -D -m 0644 agent/cassnap-agent.service "$stage/lib/systemd/system/cassnap-agent.service"
 install -D -m 0644 agent/README.md "$stage/usr/share/doc/cassnap/agent/README.md"
-{
-    echo '#!/bin/sh'
-    echo 'set -e'
-    user_script
-    cat <<'SH'
+maintainer_scripts cassnap-agent /var/lib/cassnap-agent 0700 agent.yaml "$(cat <<'SH'
 # Read access to Cassandra's data directories comes from its group.
 if grep -q '^cassandra:' "$root/etc/group" 2>/dev/null; then
     usermod ${root:+--root "$root"} -a -G cassandra cassnap
 fi
-install -d -m 0700 -o "$uid" -g "$gid" "$root/var/lib/cassnap-agent"
-chown "0:$gid" "$root/etc/cassnap" "$root/etc/cassnap/agent.yaml"
-chmod 0750 "$root/etc/cassnap"
-if [ -z "$root" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi
 SH
-} >"$stage/DEBIAN/postinst"
-printf '#!/bin/sh\nset -e\nif [ -z "${DPKG_ROOT:-}" ] && [ -d /run/systemd/system ]; then systemctl stop cassnap-agent.service || true; fi\n' \
-    >"$stage/DEBIAN/prerm"
+)"
 package cassnap-agent "cassnap agent: ships a Cassandra node's SSTables to object storage" "$runtime_libraries"
 
 # Coordinator and CLI.
@@ -104,18 +114,6 @@ install -D -m 0644 coordinator/cassnap-coordinator.service \
     "$stage/lib/systemd/system/cassnap-coordinator.service"
 install -D -m 0644 coordinator/README.md "$stage/usr/share/doc/cassnap/coordinator/README.md"
 install -D -m 0644 coordinator/openapi.yaml "$stage/usr/share/doc/cassnap/coordinator/openapi.yaml"
-{
-    echo '#!/bin/sh'
-    echo 'set -e'
-    user_script
-    cat <<'SH'
-install -d -m 0750 -o "$uid" -g "$gid" "$root/var/lib/cassnap"
-chown "0:$gid" "$root/etc/cassnap" "$root/etc/cassnap/coordinator.yaml"
-chmod 0750 "$root/etc/cassnap"
-if [ -z "$root" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi
-SH
-} >"$stage/DEBIAN/postinst"
-printf '#!/bin/sh\nset -e\nif [ -z "${DPKG_ROOT:-}" ] && [ -d /run/systemd/system ]; then systemctl stop cassnap-coordinator.service || true; fi\n' \
-    >"$stage/DEBIAN/prerm"
+maintainer_scripts cassnap-coordinator /var/lib/cassnap 0750 coordinator.yaml ""
 package cassnap-coordinator "cassnap coordinator and CLI: cluster snapshots, schedules, restore" \
     "$runtime_libraries"
