@@ -188,13 +188,20 @@ package struct CoordinatorClient: Sendable {
     package func heartbeat(_ host: HostID, _ heartbeat: AgentAPI.Heartbeat) async throws
         -> AgentAPI.HeartbeatReply
     {
-        try await call("POST", "/v1/agents/\(host)/heartbeat", body: heartbeat)
+        try await call(
+            "POST", "/v1/agents/\(host)/heartbeat", body: heartbeat, timeout: Self.heartbeatTimeout)
     }
+
+    /// A heartbeat that has no answer by then counts as failed: a node cut off from the
+    /// coordinator says so in its log within seconds, while its TCP connection would wait longer.
+    package static let heartbeatTimeout: Duration = .seconds(10)
 
     /// Long-polls: answers as soon as a command is waiting, or empty after `wait` seconds.
     /// Commands are delivered again until the node reports the snapshot; act on each id once.
     package func commands(_ host: HostID, wait: Int = 25) async throws -> [AgentAPI.Command] {
-        try await call("GET", "/v1/agents/\(host)/commands", query: [("wait", String(wait))])
+        try await call(
+            "GET", "/v1/agents/\(host)/commands", query: [("wait", String(wait))],
+            timeout: .seconds(wait + 10))
     }
 
     package func reportFiles(_ host: HostID, _ batch: AgentAPI.Batch<AgentAPI.FileReport>) async throws
@@ -275,29 +282,34 @@ package struct CoordinatorClient: Sendable {
     }
 
     private func call<Reply: Decodable>(
-        _ method: String, _ path: String, query: [(String, String?)] = []
+        _ method: String, _ path: String, query: [(String, String?)] = [], timeout: Duration? = nil
     ) async throws -> Reply {
-        try await decode(try await perform(method, path + Self.queryString(query), body: nil, token: token))
+        try await decode(
+            try await perform(
+                method, path + Self.queryString(query), body: nil, token: token, timeout: timeout))
     }
 
     private func call<Body: Encodable, Reply: Decodable>(
-        _ method: String, _ path: String, body: Body, query: [(String, String?)] = []
+        _ method: String, _ path: String, body: Body, query: [(String, String?)] = [],
+        timeout: Duration? = nil
     ) async throws -> Reply {
         let bytes = Array(try APICoding.encoder().encode(body))
         return try decode(
-            try await perform(method, path + Self.queryString(query), body: bytes, token: token))
+            try await perform(
+                method, path + Self.queryString(query), body: bytes, token: token, timeout: timeout))
     }
 
-    private func perform(_ method: String, _ path: String, body: [UInt8]?, token: String) async throws
-        -> HTTPResponse
-    {
+    private func perform(
+        _ method: String, _ path: String, body: [UInt8]?, token: String, timeout: Duration? = nil
+    ) async throws -> HTTPResponse {
         var headers: [(name: String, value: String)] = [
             ("Authorization", "Bearer \(token)"), ("Accept", "application/json"),
         ]
         if body != nil { headers.append(("Content-Type", "application/json")) }
-        let request = HTTPRequest(
+        var request = HTTPRequest(
             method: method, url: baseURL + path, headers: headers, body: body.map { .bytes($0) } ?? .none,
             sink: .memory(limit: 1 << 30))
+        request.timeout = timeout
         do {
             return try await http.perform(request)
         } catch let error as HTTPError {

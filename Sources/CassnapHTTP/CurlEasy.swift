@@ -163,7 +163,9 @@ package final class CurlEasy {
         try set(CURLOPT_URL, request.url)
         try set(CURLOPT_NOSIGNAL, 1)
         try set(CURLOPT_CONNECTTIMEOUT_MS, Int(configuration.connectTimeout.milliseconds))
-        if let total = configuration.totalTimeout { try set(CURLOPT_TIMEOUT_MS, Int(total.milliseconds)) }
+        if let total = request.timeout ?? configuration.totalTimeout {
+            try set(CURLOPT_TIMEOUT_MS, Int(total.milliseconds))
+        }
         try set(CURLOPT_LOW_SPEED_LIMIT, configuration.lowSpeedLimit)
         try set(CURLOPT_LOW_SPEED_TIME, Int(configuration.lowSpeedTime.milliseconds / 1000))
         try set(CURLOPT_SSL_VERIFYPEER, configuration.verifyTLS ? 1 : 0)

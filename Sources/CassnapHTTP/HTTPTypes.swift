@@ -36,6 +36,10 @@ package struct HTTPRequest: Sendable {
     /// Called with each body chunk's size before curl sends it; a bandwidth limiter blocks here.
     /// It runs on the transfer thread, so sleeping is fine.
     package var throttle: (@Sendable (Int) -> Void)?
+    /// The whole transfer's limit, replacing the client's `totalTimeout` for this request: a
+    /// small request on a kept-alive connection to a peer that went silent fails after this,
+    /// not after the low-speed limit's half a minute.
+    package var timeout: Duration?
 
     package init(
         method: String, url: String, headers: [(name: String, value: String)] = [], body: Body = .none,

@@ -43,6 +43,16 @@ package enum TestServers {
     package static var s3Enabled: Bool { s3Endpoint != nil || isCI }
     package static var gcsEnabled: Bool { gcsEndpoint != nil || isCI }
 
+    package static let motoServerVariable = "CASSNAP_TEST_MOTO_SERVER"
+
+    /// The moto_server executable, for tests that start their own (inside a network namespace).
+    package static func requireMotoServer() throws -> String {
+        guard let path = value(motoServerVariable) else {
+            throw MissingServer(variable: motoServerVariable, server: "moto_server (the executable)")
+        }
+        return path
+    }
+
     package static func requireS3() throws -> String {
         guard let url = s3Endpoint else {
             throw MissingServer(variable: s3Variable, server: "moto_server (S3)")

@@ -28,22 +28,32 @@ import Testing
         var nodes: [CassandraNodeFixture] = []
         /// Where agents reach S3, when not `endpoint` (a fault proxy in front of it).
         var agentEndpoint: String?
+        /// When set, the coordinator and its own S3 server run in the hub namespace, agent n in
+        /// node n's namespace, and the CLI in the hub (`ClusterEndToEndTests+Partition`).
+        let network: NetworkNamespaces?
+        var s3Server: Process?
 
         init(
-            dir: URL, configure: (Int, inout CassandraDataBuilder.Configuration) -> Void = { _, _ in }
+            dir: URL, network: NetworkNamespaces? = nil,
+            configure: (Int, inout CassandraDataBuilder.Configuration) -> Void = { _, _ in }
         ) async throws {
             self.dir = dir
-            endpoint = try TestServers.requireS3()
-            port = try Self.freePort()
+            self.network = network
             bucket = "cassnap-e2e-\(UInt32.random(in: 0...UInt32.max))"
-            store = try S3ObjectStore(
-                configuration: S3ObjectStore.Configuration(
-                    bucket: bucket, prefix: "backups", endpoint: endpoint,
-                    credentials: StaticCredentialsProvider(accessKeyId: "testing", secretAccessKey: "testing")
-                ))
-            try await store.createBucket()
+            if let network {
+                port = 7100
+                endpoint = "http://127.0.0.1:5000"
+                store = try Self.s3Store(bucket: bucket, endpoint: endpoint)
+                try startS3Server(in: network)
+            } else {
+                endpoint = try TestServers.requireS3()
+                port = try Self.freePort()
+                store = try Self.s3Store(bucket: bucket, endpoint: endpoint)
+                try await store.createBucket()
+            }
             let yaml = """
-                listen: 127.0.0.1:\(port)
+                listen: \(network == nil ? "127.0.0.1" : "0.0.0.0"):\(port)
+                allow_plain_http: \(network != nil)
                 database: \(dir.path)/catalog.sqlite
                 store: s3://\(bucket)/backups
                 cluster: e2e
@@ -76,7 +86,42 @@ import Testing
             }
         }
 
+        static func s3Store(bucket: String, endpoint: String) throws -> S3ObjectStore {
+            try S3ObjectStore(
+                configuration: S3ObjectStore.Configuration(
+                    bucket: bucket, prefix: "backups", endpoint: endpoint,
+                    credentials: StaticCredentialsProvider(accessKeyId: "testing", secretAccessKey: "testing")
+                ))
+        }
+
+        /// moto_server in the hub on port 5000, and the bucket made through it from inside the hub.
+        private func startS3Server(in network: NetworkNamespaces) throws {
+            let moto = try TestServers.requireMotoServer()
+            s3Server = try launch(
+                moto, ["-H", "0.0.0.0", "-p", "5000"], log: "moto.log", namespace: network.hub)
+            let create = """
+                import sys, time, urllib.request
+                for _ in range(100):
+                    try:
+                        urllib.request.urlopen(urllib.request.Request("\(endpoint)/\(bucket)", method="PUT"), timeout=2)
+                        sys.exit(0)
+                    except Exception as e:
+                        error = e
+                        time.sleep(0.2)
+                sys.exit("moto_server in the hub namespace did not answer: %s" % error)
+                """
+            let python = URL(fileURLWithPath: moto).deletingLastPathComponent().appendingPathComponent(
+                "python"
+            ).path
+            try network.exec(network.hub, [python, "-c", create])
+        }
+
         var baseURL: String { "http://127.0.0.1:\(port)" }
+
+        /// Where agent n reaches the coordinator.
+        func coordinatorURL(forAgent n: Int) -> String {
+            network.map { "http://\($0.hubAddress(n)):\(port)" } ?? baseURL
+        }
 
         var environment: [String: String] {
             ProcessInfo.processInfo.environment.merging([
@@ -104,17 +149,29 @@ import Testing
                 [
                     "run", "--data-dir", node.dataDirectories[0].path, "--store", "s3://\(bucket)/backups",
                     "--state-dir", node.root.appendingPathComponent("agent-state").path, "--coordinator",
-                    baseURL, "--nodetool", node.root.appendingPathComponent("nodetool").path, "--cluster",
+                    coordinatorURL(forAgent: n), "--nodetool",
+                    node.root.appendingPathComponent("nodetool").path, "--cluster",
                     "e2e",
-                ] + extra, log: "agent\(n).log")
+                ] + extra, log: "agent\(n).log", namespace: network?.node(n),
+                s3Endpoint: network.map { "http://\($0.hubAddress(n)):5000" } ?? agentEndpoint)
         }
 
-        func launch(_ name: String, _ arguments: [String], log: String) throws -> Process {
+        func launch(
+            _ name: String, _ arguments: [String], log: String, namespace: String? = nil,
+            s3Endpoint: String? = nil
+        ) throws -> Process {
             let process = Process()
-            process.executableURL = try TestBinaries.url(for: name)
-            process.arguments = arguments
+            let executable =
+                name.hasPrefix("/") ? URL(fileURLWithPath: name) : try TestBinaries.url(for: name)
+            if let network, let namespace = namespace ?? (name == "cassnap-coordinator" ? network.hub : nil) {
+                (process.executableURL, process.arguments) = network.wrap(
+                    namespace, [executable.path] + arguments)
+            } else {
+                process.executableURL = executable
+                process.arguments = arguments
+            }
             var environment = environment
-            if name == "cassnap-agent", let agentEndpoint { environment["AWS_ENDPOINT_URL"] = agentEndpoint }
+            if let s3Endpoint { environment["AWS_ENDPOINT_URL"] = s3Endpoint }
             process.environment = environment
             let path = dir.appendingPathComponent(log).path
             FileManager.default.createFile(atPath: path, contents: nil)
@@ -149,14 +206,19 @@ import Testing
         }
 
         func stop() {
-            for process in [coordinator].compactMap({ $0 }) + Array(agents.values) where process.isRunning {
-                process.terminate()
-            }
-            for process in [coordinator].compactMap({ $0 }) + Array(agents.values) { process.waitUntilExit() }
+            // The S3 server inherits this test process's blocked signal mask (SIGTERM included)
+            // and would never exit on terminate(); it keeps nothing worth a clean stop.
+            if let s3Server, s3Server.isRunning { kill(s3Server.processIdentifier, SIGKILL) }
+            let processes = [coordinator, s3Server].compactMap({ $0 }) + Array(agents.values)
+            for process in processes where process.isRunning { process.terminate() }
+            for process in processes { process.waitUntilExit() }
         }
 
         func cli(_ arguments: [String]) throws -> Subprocess.Result {
-            try Subprocess.run(TestBinaries.url(for: "cassnap"), arguments, environment: environment)
+            let cassnap = try TestBinaries.url(for: "cassnap")
+            guard let network else { return try Subprocess.run(cassnap, arguments, environment: environment) }
+            let (ip, wrapped) = network.wrap(network.hub, [cassnap.path] + arguments)
+            return try Subprocess.run(ip, wrapped, environment: environment)
         }
 
         /// Waits (bounded) until `count` agents are registered with a heartbeat.

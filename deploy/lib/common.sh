@@ -27,7 +27,7 @@ as_root() {
 
 # The Debian -dev packages cassnap links against (design card: libcurl, libssl, libsqlite3).
 install_system_packages() {
-    local want=(libcurl4-openssl-dev libssl-dev libsqlite3-dev libxml2 pkg-config python3-venv curl openssl fakeroot systemd) need=()
+    local want=(libcurl4-openssl-dev libssl-dev libsqlite3-dev libxml2 pkg-config python3-venv curl openssl fakeroot systemd iproute2) need=()
     for p in "${want[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
     if [ "${#need[@]}" -gt 0 ]; then
         log "apt-get install ${need[*]}"
@@ -82,6 +82,8 @@ start_s3_server() {
     _cassnap_pids+=($!)
     wait_http "http://127.0.0.1:$port/" moto
     export CASSNAP_TEST_S3_ENDPOINT="http://127.0.0.1:$port"
+    # The partition test starts its own moto_server inside a network namespace it makes.
+    export CASSNAP_TEST_MOTO_SERVER="$CASSNAP_VENV/bin/moto_server"
     log "S3 (moto_server) at $CASSNAP_TEST_S3_ENDPOINT"
 }
 
