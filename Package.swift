@@ -129,8 +129,9 @@ let package = Package(
         .testTarget(
             name: "CassnapAgentTests",
             dependencies: [
-                "CassnapAgent", "CassnapCore", "CassnapStore", "CassnapStorage", "CassnapS3", "CassnapCrypto",
-                "CassnapRepository", "CassnapTestSupport",
+                "CassnapAgent", "CassnapAPI", "CassnapCore", "CassnapStore", "CassnapStorage", "CassnapS3",
+                "CassnapCrypto", "CassnapRepository", "CassnapTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]),
         .testTarget(
             name: "CassnapCoordinatorTests",
@@ -141,7 +142,9 @@ let package = Package(
             ]),
         .testTarget(
             name: "CassnapRepositoryTests",
-            dependencies: ["CassnapRepository", "CassnapCore", "CassnapStore", "CassnapCrypto", "CassnapTestSupport"]),
+            dependencies: [
+                "CassnapRepository", "CassnapCore", "CassnapStore", "CassnapCrypto", "CassnapTestSupport",
+            ]),
         .testTarget(name: "CassnapWatcherTests", dependencies: ["CassnapWatcher", "CassnapTestSupport"]),
         .testTarget(
             name: "CassnapTestSupportTests",

@@ -5,6 +5,20 @@ import Foundation
 /// report re-sent after a timeout (or from the outbox after a restart) changes nothing twice.
 /// Paths are under `/v1/agents/{hostID}`; see coordinator/openapi.yaml.
 package enum AgentAPI {
+    /// What an agent reports, spelled once for both sides: the last segment of the report's path
+    /// (`POST /v1/agents/{hostID}/<kind>`), the agent's outbox `kind` column, and the
+    /// coordinator's ingestion records and `/metrics` label.
+    package enum ReportKind: String, Sendable, CaseIterable {
+        case files
+        case sstableEvents = "sstable-events"
+        case manifests
+        /// A snapshot taken outside cassnap whose node manifest the agent wrote.
+        case nodeSnapshots = "node-snapshots"
+
+        /// The report's path below `/v1/agents/{hostID}/`.
+        package var pathSegment: String { rawValue }
+    }
+
     /// `POST /v1/agents/register`
     package struct Registration: Codable, Sendable, Hashable {
         package var hostID: HostID

@@ -207,31 +207,37 @@ package struct CoordinatorClient: Sendable {
     package func reportFiles(_ host: HostID, _ batch: AgentAPI.Batch<AgentAPI.FileReport>) async throws
         -> AgentAPI.ReportReceipt
     {
-        try await call("POST", "/v1/agents/\(host)/files", body: batch)
+        try await report(.files, host, batch)
     }
 
     package func reportSSTableEvents(_ host: HostID, _ batch: AgentAPI.Batch<AgentAPI.SSTableEvent>)
         async throws -> AgentAPI.ReportReceipt
     {
-        try await call("POST", "/v1/agents/\(host)/sstable-events", body: batch)
+        try await report(.sstableEvents, host, batch)
     }
 
     package func reportManifests(_ host: HostID, _ batch: AgentAPI.Batch<AgentAPI.ManifestReport>)
         async throws
         -> AgentAPI.ReportReceipt
     {
-        try await call("POST", "/v1/agents/\(host)/manifests", body: batch)
+        try await report(.manifests, host, batch)
     }
 
     package func reportNodeSnapshots(_ host: HostID, _ batch: AgentAPI.Batch<AgentAPI.NodeSnapshotReport>)
         async throws -> AgentAPI.ReportReceipt
     {
-        try await call("POST", "/v1/agents/\(host)/node-snapshots", body: batch)
+        try await report(.nodeSnapshots, host, batch)
     }
 
     /// `GET /v1/node-snapshots[?node=N]`: snapshots taken outside cassnap, newest first.
     package func nodeSnapshots(node: String? = nil) async throws -> [AdminAPI.OperatorSnapshot] {
         try await call("GET", "/v1/node-snapshots", query: [("node", node)])
+    }
+
+    private func report<Item: Codable & Sendable & Hashable>(
+        _ kind: AgentAPI.ReportKind, _ host: HostID, _ batch: AgentAPI.Batch<Item>
+    ) async throws -> AgentAPI.ReportReceipt {
+        try await call("POST", "/v1/agents/\(host)/\(kind.pathSegment)", body: batch)
     }
 
     // MARK: Paging

@@ -97,7 +97,7 @@ package final class Agent: Service, Sendable {
         logger.info(
             "Agent starting",
             metadata: [
-                "store": "\(store.displayName)", "data.directories": "\(configuration.dataDirectories)",
+                "store.url": "\(store.displayName)", "data.directories": "\(configuration.dataDirectories)",
                 "state.path": "\(state.path)",
             ])
         try await refreshBucketListing()
@@ -125,7 +125,8 @@ package final class Agent: Service, Sendable {
             group.addTask {
                 for await batch in events {
                     do { try await self.ingestor.handle(batch) } catch {
-                        self.logger.error("Could not record watcher events", metadata: ["error": "\(error)"])
+                        self.logger.error(
+                            "Could not record watcher events", metadata: ["error.message": "\(error)"])
                     }
                     // An idle watcher's once-a-second "caught up" is not work (no heap to trim).
                     if batch.contains(where: { if case .caughtUp = $0 { false } else { true } }) {
@@ -196,13 +197,13 @@ package final class Agent: Service, Sendable {
             try? await Task.sleep(for: .seconds(1))
             if Task.isCancelled || stopped.isSet { return }
             do { try await ingestor.recheckAllWaiting() } catch {
-                logger.error("Could not recheck live SSTables", metadata: ["error": "\(error)"])
+                logger.error("Could not recheck live SSTables", metadata: ["error.message": "\(error)"])
             }
             var interval = configuration.reconcileInterval.duration
             if await ingestor.watchLimitReached { interval = min(interval, .seconds(30)) }
             if ContinuousClock.now - lastReconcile >= interval {
                 do { try await reconcile() } catch {
-                    logger.error("Reconcile failed", metadata: ["error": "\(error)"])
+                    logger.error("Reconcile failed", metadata: ["error.message": "\(error)"])
                 }
                 lastReconcile = .now
                 trimmedAt = -1  // the listing and the scan churned the heap

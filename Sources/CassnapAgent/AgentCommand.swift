@@ -1,5 +1,6 @@
 import ArgumentParser
 import CassnapAPI
+import CassnapCore
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -15,16 +16,6 @@ package struct AgentCommand: AsyncParsableCommand {
     )
 
     package init() {}
-
-    /// Exit codes of `cassnap-agent run` (documented in agent/README.md).
-    package enum Exit {
-        /// `--once`: some files were not uploaded (the summary lists them).
-        package static let incomplete: Int32 = 1
-        /// The configuration (file or flags) is invalid.
-        package static let badConfiguration: Int32 = 78
-        /// The agent could not start (state database, store, host ID).
-        package static let startFailed: Int32 = 70
-    }
 
     struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -79,7 +70,7 @@ package struct AgentCommand: AsyncParsableCommand {
                 configuration = try resolvedConfiguration()
             } catch {
                 printError("cassnap-agent: \(error)")
-                throw ExitCode(AgentCommand.Exit.badConfiguration)
+                throw ExitCode(ExitStatus.configuration)
             }
             let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
             LoggingSystem.bootstrap { label in
@@ -93,15 +84,15 @@ package struct AgentCommand: AsyncParsableCommand {
                 agent = try await Agent.build(configuration: configuration, once: once, logger: logger)
             } catch let error as AgentConfigurationError {
                 printError("cassnap-agent: \(error)")
-                throw ExitCode(AgentCommand.Exit.badConfiguration)
+                throw ExitCode(ExitStatus.configuration)
             } catch {
                 printError("cassnap-agent: cannot start: \(error)")
-                throw ExitCode(AgentCommand.Exit.startFailed)
+                throw ExitCode(ExitStatus.cannotStart)
             }
             if once {
                 let summary = try await agent.runOnce()
                 print(summary.description)
-                if !summary.succeeded { throw ExitCode(AgentCommand.Exit.incomplete) }
+                if !summary.succeeded { throw ExitCode(ExitStatus.failure) }
                 return
             }
             let group = ServiceGroup(

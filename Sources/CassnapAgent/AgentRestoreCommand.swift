@@ -33,7 +33,7 @@ extension AgentCommand {
                 c = try config.map { try AgentConfiguration.load(path: $0) } ?? AgentConfiguration()
             } catch {
                 FileHandle.standardError.write(Data("cassnap-agent: \(error)\n".utf8))
-                throw ExitCode(AgentCommand.Exit.badConfiguration)
+                throw ExitCode(ExitStatus.configuration)
             }
             if let store { c.store = store }
             if let cluster { c.cluster = cluster }

@@ -54,7 +54,7 @@ package final class AgentState: Sendable {
         }
     }
 
-    private static var migrator: DatabaseMigrator {
+    static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
             try db.execute(
@@ -112,6 +112,16 @@ package final class AgentState: Sendable {
         migrator.registerMigration("v2") { db in
             // When this agent recorded the key itself (NULL: from a listing).
             try db.execute(sql: "ALTER TABLE bucket_objects ADD COLUMN recorded_at REAL")
+        }
+        migrator.registerMigration("v3-report-kinds") { db in
+            // Reports queued by an older agent, in the coordinator's spelling (AgentAPI.ReportKind).
+            try db.execute(
+                sql: """
+                    UPDATE outbox SET kind = CASE kind
+                        WHEN 'file' THEN 'files' WHEN 'sstable-event' THEN 'sstable-events'
+                        WHEN 'manifest' THEN 'manifests' WHEN 'node-snapshot' THEN 'node-snapshots'
+                        ELSE kind END
+                    """)
         }
         return migrator
     }
@@ -243,6 +253,7 @@ package final class AgentState: Sendable {
 
     package struct OutboxEntry: Sendable, Hashable {
         package var id: Int64
+        /// As the `kind` column stores it: an `AgentAPI.ReportKind`, unless a newer agent wrote it.
         package var kind: String
         package var reportID: String
         package var payload: Data
@@ -259,29 +270,14 @@ package final class AgentState: Sendable {
         }
     }
 
-    /// What an outbox entry reports, spelled as the `kind` column stores it.
-    package enum OutboxKind: String, Sendable {
-        case file
-        case sstableEvent = "sstable-event"
-        case manifest
-        /// A snapshot taken outside cassnap whose manifest the agent wrote.
-        case nodeSnapshot = "node-snapshot"
-    }
-
     /// Queues one report for the coordinator (sent oldest first by `CoordinatorLink`).
-    package func queueOutbox(kind: OutboxKind, _ payload: some Encodable) throws {
+    package func queueOutbox(kind: AgentAPI.ReportKind, _ payload: some Encodable) throws {
         let data = try APICoding.encoder().encode(payload)
-        try pool.write { db in
-            try db.execute(
-                sql: "INSERT INTO outbox (kind, report_id, payload, created_at) VALUES (?, ?, ?, ?)",
-                arguments: [
-                    kind.rawValue, UUID().uuidString.lowercased(), data, Date().timeIntervalSince1970,
-                ])
-        }
+        try pool.write { db in try db.queueReport(kind, payload: data, at: Date()) }
     }
 
     /// When the oldest report of `kind` still waiting for the coordinator was queued.
-    package func oldestOutboxEntry(kind: OutboxKind) throws -> Date? {
+    package func oldestOutboxEntry(kind: AgentAPI.ReportKind) throws -> Date? {
         try pool.read { db in
             try Double.fetchOne(
                 db, sql: "SELECT MIN(created_at) FROM outbox WHERE kind = ?", arguments: [kind.rawValue]
@@ -289,9 +285,10 @@ package final class AgentState: Sendable {
         }
     }
 
-    package func outboxCount(kind: String) throws -> Int {
+    package func outboxCount(kind: AgentAPI.ReportKind) throws -> Int {
         try pool.read { db in
-            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE kind = ?", arguments: [kind]) ?? 0
+            try Int.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM outbox WHERE kind = ?", arguments: [kind.rawValue]) ?? 0
         }
     }
 
@@ -379,15 +376,26 @@ package struct SQLiteUploadSessionStore: UploadSessionStore {
 }
 
 extension SQLiteUploadSessionStore {
-    /// Some session in progress, for tests and diagnostics.
-    package func anySession() async throws -> String? {
+    /// Some session in progress and the key it uploads, for tests and diagnostics.
+    package func anySession() async throws -> (key: String, session: String)? {
         try await state.pool.read { db in
-            try String.fetchOne(db, sql: "SELECT session FROM upload_sessions LIMIT 1")
+            try Row.fetchOne(db, sql: "SELECT key, session FROM upload_sessions LIMIT 1").map {
+                ($0["key"], $0["session"])
+            }
         }
     }
 }
 
 extension Database {
+    /// Queues one report for the coordinator inside the caller's transaction, so a file's
+    /// upload (or a live SSTable's change) and its report commit together. The one INSERT of
+    /// the outbox.
+    func queueReport(_ kind: AgentAPI.ReportKind, payload: Data, at now: Date) throws {
+        try execute(
+            cached: "INSERT INTO outbox (kind, report_id, payload, created_at) VALUES (?, ?, ?, ?)",
+            arguments: [kind.rawValue, UUID().uuidString.lowercased(), payload, now.timeIntervalSince1970])
+    }
+
     /// `execute(sql:arguments:)` through the connection's statement cache. A storm runs the
     /// same few statements tens of thousands of times, and preparing each anew (through GRDB's
     /// authorizer) cost more CPU than running it. One statement per call.

@@ -103,7 +103,7 @@ struct CoordinatorLink: Sendable {
     private func deliveredLiveHistory() async -> AgentAPI.LiveHistory? {
         guard let (since, through) = await agent.ingestor.liveHistory.interval else { return nil }
         let waiting: Date?
-        do { waiting = try agent.state.oldestOutboxEntry(kind: .sstableEvent) } catch { return nil }
+        do { waiting = try agent.state.oldestOutboxEntry(kind: .sstableEvents) } catch { return nil }
         let delivered = waiting.map { min(through, $0.addingTimeInterval(-0.001)) } ?? through
         return delivered >= since ? AgentAPI.LiveHistory(since: since, through: delivered) : nil
     }
@@ -146,7 +146,8 @@ struct CoordinatorLink: Sendable {
                             try self.agent.state.setMeta(key, SnapshotRunner.Progress.done.text)
                         } catch {
                             self.logger.error(
-                                "Could not queue the manifest report", metadata: ["error": "\(error)"])
+                                "Could not queue the manifest report", metadata: ["error.message": "\(error)"]
+                            )
                         }
                     }
                 }
@@ -156,7 +157,7 @@ struct CoordinatorLink: Sendable {
     }
 
     func queueManifestReport(_ report: AgentAPI.ManifestReport) throws {
-        try agent.state.queueOutbox(kind: .manifest, report)
+        try agent.state.queueOutbox(kind: .manifests, report)
     }
 
     /// Sends the outbox oldest first, in batches of one kind. A batch's id is derived from its
@@ -174,30 +175,30 @@ struct CoordinatorLink: Sendable {
             let batch = Array(entries.prefix { $0.kind == kind })
             let reportID = Digest.sha256(Array(batch.map(\.reportID).joined(separator: ",").utf8)).hexString
             do {
-                switch kind {
-                case "file":
+                switch AgentAPI.ReportKind(rawValue: kind) {
+                case .files:
                     let items = try batch.map {
                         try decoder.decode(AgentAPI.FileReport.self, from: $0.payload)
                     }
                     _ = try await client.reportFiles(agent.host, .init(reportID: reportID, items: items))
-                case "sstable-event":
+                case .sstableEvents:
                     let items = try batch.map {
                         try decoder.decode(AgentAPI.SSTableEvent.self, from: $0.payload)
                     }
                     _ = try await client.reportSSTableEvents(
                         agent.host, .init(reportID: reportID, items: items))
-                case "manifest":
+                case .manifests:
                     let items = try batch.map {
                         try decoder.decode(AgentAPI.ManifestReport.self, from: $0.payload)
                     }
                     _ = try await client.reportManifests(agent.host, .init(reportID: reportID, items: items))
-                case AgentState.OutboxKind.nodeSnapshot.rawValue:
+                case .nodeSnapshots:
                     let items = try batch.map {
                         try decoder.decode(AgentAPI.NodeSnapshotReport.self, from: $0.payload)
                     }
                     _ = try await client.reportNodeSnapshots(
                         agent.host, .init(reportID: reportID, items: items))
-                default:
+                case nil:
                     logger.error(
                         "Dropping an outbox entry of unknown kind", metadata: ["outbox.kind": "\(kind)"])
                 }
@@ -206,7 +207,8 @@ struct CoordinatorLink: Sendable {
             } catch let error as CoordinatorClientError where !error.isRetryable {
                 // The coordinator refused the batch for good (a bug, not an outage): keep it for
                 // an operator to see, but do not block later reports behind it forever.
-                logger.error("The coordinator refused a report batch", metadata: ["error": "\(error)"])
+                logger.error(
+                    "The coordinator refused a report batch", metadata: ["error.message": "\(error)"])
                 try? await Task.sleep(for: .seconds(5))
             } catch {
                 if stopped() { return }

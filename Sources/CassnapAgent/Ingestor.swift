@@ -76,7 +76,7 @@ actor Ingestor {
                     waiting[directory] = nil
                 }
             case .overflow:
-                logger.warning("inotify queue overflowed: rescanning the data directories")
+                logger.warning("Inotify queue overflowed: rescanning the data directories")
                 liveHistory.interrupt()
                 overflows += 1
             case .caughtUp(let instant):
@@ -331,10 +331,7 @@ actor Ingestor {
                         now.timeIntervalSince1970,
                     ])
                 if db.changesCount > 0 {
-                    try db.execute(
-                        cached:
-                            "INSERT INTO outbox (kind, report_id, payload, created_at) VALUES ('sstable-event', ?, ?, ?)",
-                        arguments: [UUID().uuidString.lowercased(), payload, now.timeIntervalSince1970])
+                    try db.queueReport(.sstableEvents, payload: payload, at: now)
                 }
             }
             for (change, payload) in disappeared {
@@ -345,12 +342,7 @@ actor Ingestor {
                         """,
                     arguments: [now.timeIntervalSince1970, change.directory, change.sstable])
                 if db.changesCount > 0 {
-                    try db.execute(
-                        cached:
-                            "INSERT INTO outbox (kind, report_id, payload, created_at) VALUES ('sstable-event', ?, ?, ?)",
-                        arguments: [
-                            UUID().uuidString.lowercased(), payload, now.timeIntervalSince1970,
-                        ])
+                    try db.queueReport(.sstableEvents, payload: payload, at: now)
                 }
             }
             return queued

@@ -40,7 +40,7 @@ struct RememberedNodeFact<Value: CustomStringConvertible & Sendable>: Sendable {
         } catch {
             if let remembered {
                 logger.warning(
-                    "nodetool failed; using the remembered \(what)",
+                    "Nodetool failed; using the remembered \(what)",
                     metadata: ["error.message": "\(error)", logKey: "\(remembered)"])
                 return try parse(remembered)
             }

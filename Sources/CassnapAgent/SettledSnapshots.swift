@@ -102,7 +102,7 @@ struct SettledSnapshots: Sendable {
                 "Node manifest written for a snapshot taken outside cassnap",
                 metadata: ["snapshot.files": "\(all.count)", "snapshot.manifest_key": "\(key)"])
             try agent.state.queueOutbox(
-                kind: .nodeSnapshot,
+                kind: .nodeSnapshots,
                 AgentAPI.NodeSnapshotReport(
                     tag: tag, manifestKey: key, takenAt: takenAt, files: all.count,
                     bytes: all.reduce(0) { $0 + $1.size }))

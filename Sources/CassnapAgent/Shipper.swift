@@ -64,7 +64,7 @@ package final class Shipper: Sendable {
         } catch {
             logger.error(
                 "State database failure while shipping a file",
-                metadata: ["file.path": "\(path)", "error": "\(error)"])
+                metadata: ["file.path": "\(path)", "error.message": "\(error)"])
             outcome = .finished
         }
         if case .finished = outcome { await queue.done(path) }
@@ -294,12 +294,14 @@ package final class Shipper: Sendable {
         }
         if givingUp {
             stats.failed.add(1, ordering: .relaxed)
-            logger.error("Upload failed", metadata: ["file.path": "\(path)", "error": "\(error)"])
+            logger.error("Upload failed", metadata: ["file.path": "\(path)", "error.message": "\(error)"])
         } else {
             let backoff = min(60.0, 0.5 * pow(2.0, Double(min(attempts, 8))))
             logger.warning(
                 "Upload failed, will retry",
-                metadata: ["file.path": "\(path)", "error": "\(error)", "upload.attempts": "\(attempts)"])
+                metadata: [
+                    "file.path": "\(path)", "error.message": "\(error)", "upload.attempts": "\(attempts)",
+                ])
             await queue.add(path, after: .milliseconds(Int64(backoff * 1000)))
         }
     }
@@ -354,10 +356,7 @@ package final class Shipper: Sendable {
                     object.sha256, object.key, now.timeIntervalSince1970, now.timeIntervalSince1970, path,
                 ])
             if let report {
-                try db.execute(
-                    cached:
-                        "INSERT INTO outbox (kind, report_id, payload, created_at) VALUES ('file', ?, ?, ?)",
-                    arguments: [UUID().uuidString.lowercased(), report, now.timeIntervalSince1970])
+                try db.queueReport(.files, payload: report, at: now)
             }
         }
         deleteBackupsLinkIfWanted(path, location: location)

@@ -113,7 +113,7 @@ struct SnapshotRunner: Sendable {
                 takenAt: takenAt,
                 files: files.count, bytes: files.reduce(0) { $0 + $1.size }, error: nil)
         } catch {
-            logger.error("Snapshot failed on this node", metadata: ["error": "\(error)"])
+            logger.error("Snapshot failed on this node", metadata: ["error.message": "\(error)"])
             // Only a tag this run created: "Snapshot … already exists" names someone else's.
             if taken && command.clearAfterUpload { await clear(command.tag, after: "failure") }
             return AgentAPI.ManifestReport(
@@ -132,7 +132,7 @@ struct SnapshotRunner: Sendable {
         } catch {
             logger.warning(
                 "Could not clear the snapshot",
-                metadata: ["snapshot.cleared_after": "\(reason)", "error": "\(error)"])
+                metadata: ["snapshot.cleared_after": "\(reason)", "error.message": "\(error)"])
         }
     }
 

@@ -1,8 +1,9 @@
 import ArgumentParser
 import CassnapAPI
+import CassnapCore
 
 /// The root of the `cassnap` command tree. Each subcommand lives in its own file and hands its
-/// work to a library type; exit codes are defined once, in `ExitCodes`.
+/// work to a library type; exit codes are defined once for every executable, in `ExitStatus` (CassnapCore).
 package struct CassnapCommand: AsyncParsableCommand {
     package static let configuration = CommandConfiguration(
         commandName: "cassnap",
@@ -12,7 +13,7 @@ package struct CassnapCommand: AsyncParsableCommand {
             instant, list snapshots, see which SSTables on which nodes form one, and rebuild the \
             catalog from the bucket.
 
-            Exit codes: \(ExitCodes.summary)
+            Exit codes: \(ExitStatus.summary)
             """,
         version: CassnapVersion.string,
         subcommands: [
@@ -44,26 +45,4 @@ package struct CoordinatorOptions: ParsableArguments {
     package var json = false
 
     package init() {}
-}
-
-/// The CLI's exit codes, documented in `--help` and the README.
-package enum ExitCodes {
-    package static let success: Int32 = 0
-    package static let failure: Int32 = 1
-    package static let usage: Int32 = 64
-    package static let notFound: Int32 = 3
-    package static let partial: Int32 = 4
-    package static let unavailable: Int32 = 69
-    package static let notImplemented: Int32 = 70
-    package static let unauthorized: Int32 = 77
-
-    package static let summary =
-        "0 ok, 1 failed (or snapshot failed), 3 unknown id, 4 snapshot partial, 64 bad usage (flag values), "
-        + "69 coordinator unreachable, 70 not implemented yet, 77 token missing or refused."
-}
-
-/// Commands whose behaviour lands in a later step say so plainly and exit non-zero.
-func notYetImplemented(_ what: String) throws -> Never {
-    print("cassnap: '\(what)' is not implemented yet; see README.md 'Status'.")
-    throw ExitCode(ExitCodes.notImplemented)
 }

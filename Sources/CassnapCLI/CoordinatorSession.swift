@@ -5,7 +5,7 @@ import Foundation
 
 /// A CLI command's connection to the coordinator: resolves URL and token from flags and the
 /// environment, and turns every failure into one clear line on stderr plus the documented
-/// exit code (`ExitCodes`).
+/// exit code (`ExitStatus`, in CassnapCore).
 package struct CoordinatorSession: Sendable {
     package let client: CoordinatorClient
     package let json: Bool
@@ -56,14 +56,14 @@ package struct CoordinatorSession: Sendable {
             case .api(let status, _, let message):
                 let code: Int32 =
                     switch status {
-                    case 404: ExitCodes.notFound
-                    case 401, 403: ExitCodes.unauthorized
-                    case 400..<500: ExitCodes.usage
-                    default: ExitCodes.failure
+                    case 404: ExitStatus.notFound
+                    case 401, 403: ExitStatus.unauthorized
+                    case 400..<500: ExitStatus.usage
+                    default: ExitStatus.failure
                     }
                 throw fail(message, code: code)
-            case .unreachable: throw fail(error.description, code: ExitCodes.unavailable)
-            case .invalidResponse: throw fail(error.description, code: ExitCodes.failure)
+            case .unreachable: throw fail(error.description, code: ExitStatus.unavailable)
+            case .invalidResponse: throw fail(error.description, code: ExitStatus.failure)
             }
         }
     }
@@ -126,10 +126,10 @@ package struct CLIError: Error, Sendable {
     package var exitCode: Int32
 
     package static func usage(_ message: String) -> CLIError {
-        CLIError(message: message, exitCode: ExitCodes.usage)
+        CLIError(message: message, exitCode: ExitStatus.usage)
     }
     package static func unauthorized(_ message: String) -> CLIError {
-        CLIError(message: message, exitCode: ExitCodes.unauthorized)
+        CLIError(message: message, exitCode: ExitStatus.unauthorized)
     }
 }
 

@@ -46,7 +46,7 @@ package struct RepositoryOptions: ParsableArguments {
         do {
             return Repository(store: try ObjectStoreFactory.open(url: url, settings: settings), keys: keys)
         } catch {
-            throw CLIError(message: "--store \(url): \(error)", exitCode: ExitCodes.usage)
+            throw CLIError(message: "--store \(url): \(error)", exitCode: ExitStatus.usage)
         }
     }
 }
@@ -59,10 +59,10 @@ package func withRepositoryErrors<T>(_ body: () async throws -> T) async throws 
         FileHandle.standardError.write(Data("cassnap: \(error)\n".utf8))
         let code: Int32 =
             switch error {
-            case .notFound, .snapshotNotFound: ExitCodes.notFound
-            case .unavailable: ExitCodes.unavailable
-            case .unsafeTarget, .unsafeManifest: ExitCodes.usage
-            default: ExitCodes.failure
+            case .notFound, .snapshotNotFound: ExitStatus.notFound
+            case .unavailable: ExitStatus.unavailable
+            case .unsafeTarget, .unsafeManifest: ExitStatus.usage
+            default: ExitStatus.failure
             }
         throw ExitCode(code)
     } catch let error as CLIError {
@@ -81,7 +81,7 @@ func resolveNodes(_ refs: [String], in record: ClusterSnapshotRecord) throws -> 
                 message: matches.isEmpty
                     ? "--node \(ref.debugDescription) is not a node of snapshot \(record.tag)"
                     : "--node \(ref.debugDescription) names \(matches.count) nodes; give the host ID",
-                exitCode: ExitCodes.notFound)
+                exitCode: ExitStatus.notFound)
         }
         hosts.insert(matches[0].hostID)
     }

@@ -144,7 +144,7 @@ package struct SnapshotWaiter: Sendable {
                 throw CLIError(
                     message:
                         "snapshot \(detail.summary.tag) is still pending \(Int(grace)) s after its deadline",
-                    exitCode: ExitCodes.failure)
+                    exitCode: ExitStatus.failure)
             }
             try await Task.sleep(for: pollInterval)
         }

@@ -20,10 +20,10 @@ struct AgentController<Context: RequestContext> {
         routes.on(.post, "/register", use: register)
         routes.on(.post, "/{hostID}/heartbeat", use: heartbeat)
         routes.on(.get, "/{hostID}/commands", use: commands)
-        routes.on(.post, "/{hostID}/files", use: files)
-        routes.on(.post, "/{hostID}/sstable-events", use: sstableEvents)
-        routes.on(.post, "/{hostID}/manifests", use: manifests)
-        routes.on(.post, "/{hostID}/node-snapshots", use: nodeSnapshots)
+        routes.on(.post, "/{hostID}/\(AgentAPI.ReportKind.files.pathSegment)", use: files)
+        routes.on(.post, "/{hostID}/\(AgentAPI.ReportKind.sstableEvents.pathSegment)", use: sstableEvents)
+        routes.on(.post, "/{hostID}/\(AgentAPI.ReportKind.manifests.pathSegment)", use: manifests)
+        routes.on(.post, "/{hostID}/\(AgentAPI.ReportKind.nodeSnapshots.pathSegment)", use: nodeSnapshots)
     }
 
     @Sendable func register(_ request: Request, context: Context) async throws -> JSONReply<
@@ -39,7 +39,7 @@ struct AgentController<Context: RequestContext> {
         }
         try await catalog.register(registration, at: Date())
         logger.info(
-            "agent registered",
+            "Agent registered",
             metadata: ["node.host_id": "\(registration.hostID)", "node.hostname": "\(registration.hostname)"])
         return JSONReply(AgentAPI.HeartbeatReply(coordinatorTime: Date()))
     }
@@ -86,7 +86,7 @@ struct AgentController<Context: RequestContext> {
         let batch = try await decode(AgentAPI.Batch<AgentAPI.FileReport>.self, request)
         try validation().check(batch, host: host)
         guard try await catalog.isRegistered(host) else { throw notRegistered(host) }
-        return ingested("files", try await catalog.recordFiles(host, batch, at: Date()))
+        return ingested(.files, try await catalog.recordFiles(host, batch, at: Date()))
     }
 
     @Sendable func sstableEvents(_ request: Request, context: Context) async throws -> JSONReply<
@@ -96,7 +96,7 @@ struct AgentController<Context: RequestContext> {
         let batch = try await decode(AgentAPI.Batch<AgentAPI.SSTableEvent>.self, request)
         try validation().check(batch)
         guard try await catalog.isRegistered(host) else { throw notRegistered(host) }
-        return ingested("sstable-events", try await catalog.recordSSTableEvents(host, batch, at: Date()))
+        return ingested(.sstableEvents, try await catalog.recordSSTableEvents(host, batch, at: Date()))
     }
 
     @Sendable func manifests(_ request: Request, context: Context) async throws -> JSONReply<
@@ -106,7 +106,7 @@ struct AgentController<Context: RequestContext> {
         let batch = try await decode(AgentAPI.Batch<AgentAPI.ManifestReport>.self, request)
         try validation().check(batch)
         guard try await catalog.isRegistered(host) else { throw notRegistered(host) }
-        return ingested("manifests", try await snapshots.receiveManifests(host, batch, now: Date()))
+        return ingested(.manifests, try await snapshots.receiveManifests(host, batch, now: Date()))
     }
 
     @Sendable func nodeSnapshots(_ request: Request, context: Context) async throws -> JSONReply<
@@ -116,11 +116,11 @@ struct AgentController<Context: RequestContext> {
         let batch = try await decode(AgentAPI.Batch<AgentAPI.NodeSnapshotReport>.self, request)
         try validation().check(batch)
         guard try await catalog.isRegistered(host) else { throw notRegistered(host) }
-        return ingested("node-snapshots", try await snapshots.receiveNodeSnapshots(host, batch, now: Date()))
+        return ingested(.nodeSnapshots, try await snapshots.receiveNodeSnapshots(host, batch, now: Date()))
     }
 
     /// Counts what a report applied (a resent one applies nothing) into `/metrics`.
-    private func ingested(_ kind: String, _ receipt: AgentAPI.ReportReceipt) -> JSONReply<
+    private func ingested(_ kind: AgentAPI.ReportKind, _ receipt: AgentAPI.ReportReceipt) -> JSONReply<
         AgentAPI.ReportReceipt
     > {
         if !receipt.duplicate { metrics.reportsIngested(kind: kind, count: receipt.accepted) }

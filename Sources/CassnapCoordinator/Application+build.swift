@@ -113,7 +113,7 @@ package func buildApplication(
                     serverName: "cassnap-coordinator-metrics"),
                 onServerRunning: { channel in
                     logger.info(
-                        "metrics listening",
+                        "Metrics listening",
                         metadata: ["listen.port": "\(channel.localAddress?.port ?? metricsPort)"])
                 },
                 logger: logger))
@@ -135,7 +135,7 @@ package func buildApplication(
         ] + extraServices,
         onServerRunning: { channel in
             let bound = channel.localAddress?.port ?? port
-            logger.info("coordinator listening", metadata: ["listen.port": "\(bound)"])
+            logger.info("Coordinator listening", metadata: ["listen.port": "\(bound)"])
             await onListening(bound)
         },
         logger: logger)

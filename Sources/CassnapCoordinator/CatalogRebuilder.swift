@@ -51,7 +51,7 @@ package struct CatalogRebuilder: Sendable {
         }
         for object in skipped {
             logger.error(
-                "skipping unreadable object of the bucket",
+                "Skipping unreadable object of the bucket",
                 metadata: ["object.key": "\(object.key)", "error.message": "\(object.reason)"])
         }
         return BucketContents(records: listing.records, manifests: manifests, skipped: skipped)
@@ -70,9 +70,10 @@ package struct CatalogRebuilder: Sendable {
             result.skipped += skipped
         }
         logger.info(
-            "catalog rebuilt from the bucket",
+            "Catalog rebuilt from the bucket",
             metadata: [
-                "snapshots": "\(result.snapshots)", "nodes": "\(result.nodes)", "files": "\(result.files)",
+                "rebuild.snapshots": "\(result.snapshots)", "rebuild.nodes": "\(result.nodes)",
+                "rebuild.files": "\(result.files)",
             ])
         return result
     }
@@ -97,7 +98,7 @@ package struct CatalogRebuilder: Sendable {
                 throw error
             } catch {
                 logger.error(
-                    "skipping unreadable object of the bucket",
+                    "Skipping unreadable object of the bucket",
                     metadata: ["object.key": "\(object.key)", "error.message": "\(error)"])
                 skipped.append(AdminAPI.SkippedObject(key: object.key, reason: "\(error)"))
             }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CassnapAPI
+import CassnapCore
 import CassnapStorage
 import Foundation
 import Logging
@@ -80,7 +81,9 @@ package struct CoordinatorCommand: AsyncParsableCommand {
         func run() async throws {
             let configuration = try resolveOrExit(settings)
             let logger = bootstrapLogging(configuration.logLevel)
-            let coordinator = try buildApplication(configuration: configuration, logger: logger)
+            let coordinator = try startOrExit {
+                try buildApplication(configuration: configuration, logger: logger)
+            }
             let group = ServiceGroup(
                 configuration: .init(
                     services: [coordinator.application], gracefulShutdownSignals: [.sigterm, .sigint],
@@ -111,16 +114,29 @@ package struct CoordinatorCommand: AsyncParsableCommand {
                 FileHandle.standardError.write(
                     Data("skipped unreadable \(object.key): \(object.reason)\n".utf8))
             }
-            if !result.skipped.isEmpty { throw ExitCode(1) }
+            if !result.skipped.isEmpty { throw ExitCode(ExitStatus.failure) }
         }
     }
 }
 
-/// Configuration mistakes become one line naming the setting and exit code 64.
+/// Configuration mistakes become one line naming the setting and `ExitStatus.configuration`.
 private func resolveOrExit(_ settings: CoordinatorCommand.Settings) throws -> CoordinatorConfiguration {
     do { return try settings.resolve() } catch let error as ConfigurationError {
         FileHandle.standardError.write(Data("cassnap-coordinator: \(error)\n".utf8))
-        throw ExitCode(64)
+        throw ExitCode(ExitStatus.configuration)
+    }
+}
+
+/// Start-up failures of a valid configuration (the catalog, the store, the listen address)
+/// become one line and `ExitStatus.cannotStart`; a setting found wrong only now is still a
+/// configuration error.
+private func startOrExit<T>(_ start: () throws -> T) throws -> T {
+    do { return try start() } catch let error as ConfigurationError {
+        FileHandle.standardError.write(Data("cassnap-coordinator: \(error)\n".utf8))
+        throw ExitCode(ExitStatus.configuration)
+    } catch {
+        FileHandle.standardError.write(Data("cassnap-coordinator: cannot start: \(error)\n".utf8))
+        throw ExitCode(ExitStatus.cannotStart)
     }
 }
 

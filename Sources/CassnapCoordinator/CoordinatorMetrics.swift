@@ -37,10 +37,12 @@ package final class CoordinatorMetrics: Sendable {
     }
 
     /// Reports applied (not duplicates), by kind: files, sstable-events, manifests, node-snapshots.
-    func reportsIngested(kind: String, count: Int) {
+    func reportsIngested(kind: AgentAPI.ReportKind, count: Int) {
         guard count > 0 else { return }
-        Counter(label: "cassnap_reports_ingested_total", dimensions: [("kind", kind)], factory: factory)
-            .increment(by: count)
+        Counter(
+            label: "cassnap_reports_ingested_total", dimensions: [("kind", kind.rawValue)], factory: factory
+        )
+        .increment(by: count)
     }
 
     /// Reads the catalog into gauges, then the whole registry as text.

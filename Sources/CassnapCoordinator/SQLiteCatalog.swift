@@ -168,7 +168,7 @@ package final class SQLiteCatalog: Catalog {
                 return try APICoding.decoder().decode(AgentAPI.Command.self, from: Data(row.payload.utf8))
             } catch {
                 logger.warning(
-                    "queued command is unreadable; skipped",
+                    "Queued command is unreadable; skipped",
                     metadata: [
                         "command.id": "\(row.id)", "node.host_id": "\(host)", "error.message": "\(error)",
                     ])
@@ -181,7 +181,7 @@ package final class SQLiteCatalog: Catalog {
         async throws -> AgentAPI.ReportReceipt
     {
         let hostID = host.description
-        return try await applyInChunks(batch, host: hostID, kind: "files", at: now) { db, files in
+        return try await applyInChunks(batch, host: hostID, kind: .files, at: now) { db, files in
             // An upsert: applying a chunk twice (after a crash between chunks) changes nothing.
             let insert = try db.cachedStatement(
                 sql: """
@@ -204,7 +204,7 @@ package final class SQLiteCatalog: Catalog {
         _ host: HostID, _ batch: AgentAPI.Batch<AgentAPI.SSTableEvent>, at now: Date
     ) async throws -> AgentAPI.ReportReceipt {
         let hostID = host.description
-        return try await applyInChunks(batch, host: hostID, kind: "sstable-events", at: now) { db, events in
+        return try await applyInChunks(batch, host: hostID, kind: .sstableEvents, at: now) { db, events in
             let insert = try db.cachedStatement(
                 sql: """
                     INSERT INTO sstable_events (host_id, keyspace, table_name, table_id, sstable, kind, at)
@@ -223,7 +223,7 @@ package final class SQLiteCatalog: Catalog {
         _ host: HostID, _ batch: AgentAPI.Batch<AdminAPI.OperatorSnapshot>, at now: Date
     ) async throws -> AgentAPI.ReportReceipt {
         let hostID = host.description
-        return try await applyInChunks(batch, host: hostID, kind: "node-snapshots", at: now) {
+        return try await applyInChunks(batch, host: hostID, kind: .nodeSnapshots, at: now) {
             db, snapshots in
             let upsert = try db.cachedStatement(
                 sql: """
@@ -264,7 +264,7 @@ package final class SQLiteCatalog: Catalog {
     /// continues where the last applied chunk ended, so every item is applied exactly once even
     /// after a crash between chunks; a completed report answers `duplicate`.
     private func applyInChunks<Item: Sendable>(
-        _ batch: AgentAPI.Batch<Item>, host: String, kind: String, at now: Date,
+        _ batch: AgentAPI.Batch<Item>, host: String, kind: AgentAPI.ReportKind, at now: Date,
         _ apply: @escaping @Sendable (Database, ArraySlice<Item>) throws -> Void
     ) async throws -> AgentAPI.ReportReceipt {
         let items = batch.items
@@ -288,7 +288,7 @@ package final class SQLiteCatalog: Catalog {
                         INSERT INTO processed_reports (report_id, host_id, kind, received_at, applied) VALUES (?, ?, ?, ?, ?)
                         ON CONFLICT(report_id) DO UPDATE SET applied = excluded.applied
                         """,
-                    arguments: [reportID, host, kind, at, complete ? nil : end])
+                    arguments: [reportID, host, kind.rawValue, at, complete ? nil : end])
                 return (end - start, complete)
             }
             guard let step else {
@@ -314,7 +314,9 @@ package final class SQLiteCatalog: Catalog {
     }
 
     /// Records a report id; false when it was already applied.
-    private static func claim(_ db: Database, reportID: String, host: String, kind: String, at: Double) throws
+    private static func claim(
+        _ db: Database, reportID: String, host: String, kind: AgentAPI.ReportKind, at: Double
+    ) throws
         -> Bool
     {
         try db.execute(
@@ -322,7 +324,7 @@ package final class SQLiteCatalog: Catalog {
                 INSERT INTO processed_reports (report_id, host_id, kind, received_at) VALUES (?, ?, ?, ?)
                 ON CONFLICT(report_id) DO NOTHING
                 """,
-            arguments: [reportID, host, kind, at])
+            arguments: [reportID, host, kind.rawValue, at])
         return db.changesCount > 0
     }
 
@@ -618,7 +620,7 @@ package final class SQLiteCatalog: Catalog {
         let hostID = host.description
         let cluster = self.cluster
         return try await writer.write { db in
-            guard try Self.claim(db, reportID: reportID, host: hostID, kind: "manifests", at: seconds(now))
+            guard try Self.claim(db, reportID: reportID, host: hostID, kind: .manifests, at: seconds(now))
             else {
                 return AgentAPI.ReportReceipt(reportID: reportID, accepted: 0, duplicate: true)
             }

@@ -76,7 +76,7 @@ package struct ScheduleService: Sendable {
             keepLast: request.keepLast, keepWithinSeconds: request.keepWithinSeconds, createdAt: now)
         try await save(schedule, nextRunAt: schedule.nextRun(after: now))
         logger.info(
-            "schedule created",
+            "Schedule created",
             metadata: [
                 "schedule.name": "\(name)", "schedule.recurrence": "\(schedule.recurrenceDescription)",
             ])
@@ -109,7 +109,7 @@ package struct ScheduleService: Sendable {
             throw APIError.unavailable("cannot delete schedule \(name) from the bucket: \(error)")
         }
         _ = try await catalog.deleteSchedule(name)
-        logger.info("schedule deleted", metadata: ["schedule.name": "\(name)"])
+        logger.info("Schedule deleted", metadata: ["schedule.name": "\(name)"])
         return existing
     }
 
@@ -130,7 +130,7 @@ package struct ScheduleService: Sendable {
     package func tick(now: Date) async {
         let states: [ScheduleState]
         do { states = try await catalog.schedules() } catch {
-            logger.error("cannot read schedules", metadata: ["error.message": "\(error)"])
+            logger.error("Cannot read schedules", metadata: ["error.message": "\(error)"])
             return
         }
         for state in states {
@@ -141,7 +141,7 @@ package struct ScheduleService: Sendable {
                 try await retainAfterLastRun(state, now: now)
             } catch {
                 logger.error(
-                    "schedule run failed",
+                    "Schedule run failed",
                     metadata: ["schedule.name": "\(state.schedule.name)", "error.message": "\(error)"])
             }
         }
@@ -154,7 +154,7 @@ package struct ScheduleService: Sendable {
         let late = now.timeIntervalSince(due)
         guard late <= max(settings.catchUpSeconds, 60) else {
             logger.warning(
-                "schedule run missed: it was due too long ago to catch up; the next run is planned",
+                "Schedule run missed: it was due too long ago to catch up; the next run is planned",
                 metadata: [
                     "schedule.name": "\(schedule.name)", "schedule.due": "\(InstantFormat.format(due))",
                     "schedule.next": "\(next.map(InstantFormat.format) ?? "none")",
@@ -171,7 +171,7 @@ package struct ScheduleService: Sendable {
             try await catalog.recordScheduleRun(
                 schedule.name, at: due, snapshot: created.summary.id, nextRunAt: next)
             logger.info(
-                "schedule run started",
+                "Schedule run started",
                 metadata: [
                     "schedule.name": "\(schedule.name)", "snapshot.tag": "\(created.summary.tag)",
                     "schedule.next": "\(next.map(InstantFormat.format) ?? "none")",
@@ -179,7 +179,7 @@ package struct ScheduleService: Sendable {
         } catch let error as APIError {
             // No live node, or the tag exists (a rebuilt catalog): this run cannot be taken.
             logger.warning(
-                "schedule run not started",
+                "Schedule run not started",
                 metadata: ["schedule.name": "\(schedule.name)", "error.message": "\(error.message)"])
             try await catalog.recordScheduleRun(schedule.name, at: due, snapshot: nil, nextRunAt: next)
         }
@@ -216,7 +216,7 @@ package struct ScheduleService: Sendable {
         let listing = try await snapshots.repository.clusterSnapshots()
         if let (key, error) = listing.unreadable.first {
             logger.error(
-                "retention stopped: a cluster snapshot record is unreadable",
+                "Retention stopped: a cluster snapshot record is unreadable",
                 metadata: [
                     "schedule.name": "\(schedule.name)", "object.key": "\(key)", "error.message": "\(error)",
                 ])
@@ -232,7 +232,7 @@ package struct ScheduleService: Sendable {
             + (expired.isEmpty ? "" : " (\(expired.map(\.tag.rawValue).joined(separator: ", ")))")
             + ", \(report.poolObjects) pool objects (\(report.poolBytes) bytes); spared \(report.sparedYoung) younger than the grace"
         logger.info(
-            "schedule retention applied",
+            "Schedule retention applied",
             metadata: ["schedule.name": "\(schedule.name)", "retention.result": "\(result)"])
         return result
     }

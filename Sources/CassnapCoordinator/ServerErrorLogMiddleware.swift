@@ -33,6 +33,6 @@ struct ServerErrorLogMiddleware<Context: RequestContext>: RouterMiddleware {
             "http.status": "\(status)",
         ]
         if let error { metadata["error.message"] = "\(error)" }
-        logger.warning("request failed on the server", metadata: metadata)
+        logger.warning("Request failed on the server", metadata: metadata)
     }
 }

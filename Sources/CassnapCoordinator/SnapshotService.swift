@@ -106,7 +106,7 @@ package struct SnapshotService: Sendable {
         }
         signal.ring()
         logger.info(
-            "cluster snapshot scheduled",
+            "Cluster snapshot scheduled",
             metadata: [
                 "snapshot.id": "\(id)", "snapshot.tag": "\(tag)",
                 "snapshot.at": "\(InstantFormat.format(instant))",
@@ -172,16 +172,17 @@ package struct SnapshotService: Sendable {
             switch outcome.result {
             case .complete(_, _, let files):
                 logger.info(
-                    "node snapshot verified",
+                    "Node snapshot verified",
                     metadata: [
                         "snapshot.id": "\(outcome.snapshotID)", "node.host_id": "\(host)",
-                        "files": "\(files.count)",
+                        "snapshot.files": "\(files.count)",
                     ])
             case .failed(let why):
                 logger.warning(
-                    "node snapshot failed",
+                    "Node snapshot failed",
                     metadata: [
-                        "snapshot.id": "\(outcome.snapshotID)", "node.host_id": "\(host)", "error": "\(why)",
+                        "snapshot.id": "\(outcome.snapshotID)", "node.host_id": "\(host)",
+                        "error.message": "\(why)",
                     ])
             }
         }
@@ -215,15 +216,18 @@ package struct SnapshotService: Sendable {
                 snapshot.files = files.count
                 snapshot.bytes = files.reduce(0) { $0 + $1.size }
                 logger.info(
-                    "node snapshot taken outside cassnap verified",
+                    "Node snapshot taken outside cassnap verified",
                     metadata: [
-                        "node.host_id": "\(host)", "snapshot.tag": "\(item.tag)", "files": "\(files.count)",
+                        "node.host_id": "\(host)", "snapshot.tag": "\(item.tag)",
+                        "snapshot.files": "\(files.count)",
                     ])
             case .failed(let why):
                 snapshot.error = why
                 logger.warning(
-                    "node snapshot taken outside cassnap failed verification",
-                    metadata: ["node.host_id": "\(host)", "snapshot.tag": "\(item.tag)", "error": "\(why)"])
+                    "Node snapshot taken outside cassnap failed verification",
+                    metadata: [
+                        "node.host_id": "\(host)", "snapshot.tag": "\(item.tag)", "error.message": "\(why)",
+                    ])
             }
             verified.append(snapshot)
         }
@@ -277,9 +281,11 @@ package struct SnapshotService: Sendable {
     package func tick(now: Date) async {
         do {
             let expired = try await catalog.expireSnapshots(at: now)
-            if expired > 0 { logger.info("snapshot deadlines passed", metadata: ["snapshots": "\(expired)"]) }
+            if expired > 0 {
+                logger.info("Snapshot deadlines passed", metadata: ["snapshots.expired": "\(expired)"])
+            }
         } catch {
-            logger.error("cannot settle snapshot deadlines", metadata: ["error": "\(error)"])
+            logger.error("Cannot settle snapshot deadlines", metadata: ["error.message": "\(error)"])
         }
         await mirror.flush()
     }
@@ -296,65 +302,11 @@ package struct SnapshotService: Sendable {
             let summary = try await catalog.deleteSnapshot(id)
             try await repository.deleteNodeSnapshots(tag: record.tag, hosts: record.nodes.map(\.hostID))
             logger.info(
-                "cluster snapshot deleted",
+                "Cluster snapshot deleted",
                 metadata: ["snapshot.id": "\(id)", "snapshot.tag": "\(record.tag)"])
             return summary
         } catch let error as RepositoryError {
             throw APIError.unavailable("cannot delete snapshot \(record.tag) from the bucket: \(error)")
-        }
-    }
-}
-
-/// Writes cluster snapshot records to the bucket, newest revision last: one writer at a time,
-/// and a flush requested during a run makes the run go round once more.
-package actor RecordMirror {
-    private let catalog: any Catalog
-    private let store: any ObjectStore
-    private let keys: ObjectKeys
-    private let logger: Logger
-    private var running = false
-    private var again = false
-
-    init(catalog: any Catalog, store: any ObjectStore, keys: ObjectKeys, logger: Logger) {
-        self.catalog = catalog
-        self.store = store
-        self.keys = keys
-        self.logger = logger
-    }
-
-    package func flush() async {
-        if running {
-            again = true
-            return
-        }
-        running = true
-        defer { running = false }
-        repeat {
-            again = false
-            await writePending()
-        } while again
-    }
-
-    private func writePending() async {
-        do {
-            for (record, revision) in try await catalog.unmirroredRecords() {
-                let key = keys.key(for: .clusterSnapshotRecord(tag: record.tag))
-                _ = try await store.put(
-                    key: key, source: .bytes(Array(record.encoded())),
-                    options: PutOptions(contentType: "application/json"))
-                try await catalog.markMirrored(record.id, revision: revision)
-                if record.status != .pending {
-                    logger.info(
-                        "cluster snapshot record written",
-                        metadata: [
-                            "snapshot.tag": "\(record.tag)", "snapshot.status": "\(record.status.rawValue)",
-                            "object.key": "\(key)",
-                        ])
-                }
-            }
-        } catch {
-            // The scheduler tries again on its next tick.
-            logger.warning("cannot write cluster snapshot records", metadata: ["error": "\(error)"])
         }
     }
 }

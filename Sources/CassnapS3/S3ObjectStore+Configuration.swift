@@ -156,7 +156,7 @@ extension S3ObjectStore {
         }
 
         /// The key prefix with a trailing `/`, or "".
-        var rootPrefix: String {
+        package var rootPrefix: String {
             let trimmed = prefix.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
             return trimmed.isEmpty ? "" : trimmed + "/"
         }

@@ -19,7 +19,7 @@ struct AgentOverflowTests {
 
     static let queueLimit = 16
 
-    /// Counts the agent's "inotify queue overflowed" warnings (one per overflow batch).
+    /// Counts the agent's "Inotify queue overflowed" warnings (one per overflow batch).
     struct OverflowCounter: LogHandler {
         let overflows: Box
         var metadata: Logger.Metadata = [:]
@@ -34,7 +34,7 @@ struct AgentOverflowTests {
             level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
             file: String, function: String, line: UInt
         ) {
-            if message.description.contains("inotify queue overflowed") {
+            if message.description.contains("Inotify queue overflowed") {
                 overflows.count.add(1, ordering: .relaxed)
             }
         }

@@ -60,8 +60,8 @@ import Testing
             #expect(pool.count == live.count)
             #expect(!pool.contains { $0.key.contains(PooledFile.collisionMarker) })
             // Reports for the coordinator wait in the outbox: one per uploaded pool object.
-            #expect(try agent.state.outboxCount(kind: "file") == live.count)
-            #expect(try agent.state.outboxCount(kind: "sstable-event") == s.node.sstables.count)
+            #expect(try agent.state.outboxCount(kind: .files) == live.count)
+            #expect(try agent.state.outboxCount(kind: .sstableEvents) == s.node.sstables.count)
         }
     }
 

@@ -1,4 +1,5 @@
 import CassnapCore
+import CassnapS3
 import CassnapStorage
 import CassnapStore
 import CassnapTestSupport
@@ -61,7 +62,7 @@ import Testing
             )
             try "x".write(toFile: prefix + "Data.db", atomically: false, encoding: .utf8)
             let incomplete = try Subprocess.run(binary, base + ["--watch", "snapshots,live"])
-            #expect(incomplete.exitCode == AgentCommand.Exit.incomplete)
+            #expect(incomplete.exitCode == ExitStatus.failure)
             #expect(incomplete.standardOutput.contains("incomplete: \(prefix)Data.db"))
             // Issue 11: the same SSTable with live not watched is not what was asked for.
             let snapshotsOnly = try Subprocess.run(binary, base + ["--watch", "snapshots,backups"])
@@ -72,13 +73,13 @@ import Testing
                 "\(snapshotsOnly.standardOutput)")
 
             let badFlag = try Subprocess.run(binary, base + ["--bandwidth", "fast"])
-            #expect(badFlag.exitCode == AgentCommand.Exit.badConfiguration)
+            #expect(badFlag.exitCode == ExitStatus.configuration)
             #expect(badFlag.standardError.contains("--bandwidth"))
             let config = root.appendingPathComponent("bad.yaml")
             try "store: file:///tmp/x\nwatch:\n  snapshot: true\n".write(
                 to: config, atomically: true, encoding: .utf8)
             let badFile = try Subprocess.run(binary, ["run", "--once", "--config", config.path])
-            #expect(badFile.exitCode == AgentCommand.Exit.badConfiguration)
+            #expect(badFile.exitCode == ExitStatus.configuration)
             #expect(
                 badFile.standardError.contains("\(config.path): watch.snapshot: unknown key"),
                 "\(badFile.standardError)")
@@ -147,15 +148,43 @@ import Testing
             let state = try AgentState(directory: stateURL.path)
             let sessionSaved = try await S.waitUntil(timeout: 60) { try state.uploadSessionCount() > 0 }
             #expect(sessionSaved)
-            let session = try await SQLiteUploadSessionStore(state: state).anySession()
-            try await Task.sleep(for: .seconds(3))  // a few parts in
+            let sessions = SQLiteUploadSessionStore(state: state)
+            let (sessionKey, upload) = try #require(try await sessions.anySession())
+            let s3 = try S3ObjectStore(
+                configuration: S3ObjectStore.Configuration(
+                    bucket: try #require(URL(string: storeURL)?.host), prefix: "backups",
+                    endpoint: try TestServers.requireS3(),
+                    credentials: StaticCredentialsProvider(accessKeyId: "testing", secretAccessKey: "testing")
+                ))
+            let bucketPrefix = "s3://\(s3.configuration.bucket)/\(s3.configuration.rootPrefix)"
+            #expect(sessionKey.hasPrefix(bucketPrefix), "\(sessionKey)")
+            let key = String(sessionKey.dropFirst(bucketPrefix.count))
+            // Killed once the server holds some of the upload's parts (4 at a time share 4 MiB/s,
+            // so the first land after about 5 s, with 4 of the 8 still to come).
+            var partsAtKill = 0
+            let partsLanded = try await S.waitUntil(timeout: 60) {
+                partsAtKill = try await s3.listParts(key: key, uploadID: upload)?.count ?? 0
+                return partsAtKill >= 1
+            }
             kill(first.processIdentifier, SIGKILL)
             #expect(await Self.waitForExit(first, timeout: 10))
+            #expect(partsLanded, "the first agent finished no part in 60 s")
+            partsAtKill = try #require(try await s3.listParts(key: key, uploadID: upload)).count
+            #expect(partsAtKill < 8, "the killed agent had uploaded every part")
 
             let second = try Self.launch(slow, environment: environment, log: log)
             defer { if second.isRunning { kill(second.processIdentifier, SIGKILL) } }
-            // The restarted agent continues the same multipart upload.
-            #expect(try await SQLiteUploadSessionStore(state: state).anySession() == session)
+            // The restarted agent continues the killed agent's upload: that upload gains parts
+            // while it is still the recorded session (a fresh upload would replace the record
+            // and leave this one as it was).
+            var partsSeen = partsAtKill
+            let resumed = try await S.waitUntil(timeout: 60) {
+                guard let parts = try await s3.listParts(key: key, uploadID: upload) else { return true }
+                partsSeen = parts.count
+                guard parts.count > partsAtKill else { return false }
+                return try await sessions.anySession()?.session == upload
+            }
+            #expect(resumed && partsSeen > partsAtKill, "parts at kill \(partsAtKill), then \(partsSeen)")
             let roots = node.dataDirectories.map(\.path)
             let expected = S.expectedFiles(roots)
             try await S.expectShipped(expected.count, by: state, timeout: 120)

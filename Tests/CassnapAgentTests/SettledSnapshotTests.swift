@@ -41,7 +41,7 @@ import Testing
             let announced = log.records(Self.outside)
             #expect(announced.count == 1, "\(announced.map(\.metadata))")
             #expect(announced.first?.metadata["snapshot.tag"] == "cron-1")
-            #expect(try agent.state.outboxCount(kind: AgentState.OutboxKind.nodeSnapshot.rawValue) == 1)
+            #expect(try agent.state.outboxCount(kind: .nodeSnapshots) == 1)
 
             // From the bucket alone: no cluster record, the node's manifest stands in.
             let repository = Repository(store: agent.store, keys: agent.keys)

@@ -230,7 +230,7 @@ struct CoordinatorProcessTests {
             let badPageSize = try await cassnap(
                 ["snapshot", "sstables", "cli-1", "--page-size", "0"], coordinator: url)
             #expect(
-                badPageSize.exitCode == ExitCodes.usage && badPageSize.standardError.contains("--page-size"))
+                badPageSize.exitCode == ExitStatus.usage && badPageSize.standardError.contains("--page-size"))
 
             // --wait with live progress: node1 answers, node2 does not → partial, exit 4.
             let waiting = Task {
@@ -240,29 +240,29 @@ struct CoordinatorProcessTests {
             }
             try await nodes[0].takeSnapshot()
             let waited = try await waiting.value
-            #expect(waited.exitCode == ExitCodes.partial, "\(waited.standardOutput) \(waited.standardError)")
+            #expect(waited.exitCode == ExitStatus.partial, "\(waited.standardOutput) \(waited.standardError)")
             #expect(waited.standardOutput.contains("node1: complete"))
             #expect(waited.standardOutput.contains("node2: failed"))
 
             // Errors name the id, the flag and the value, with the documented exit codes.
             let unknown = try await cassnap(["snapshot", "show", "no-such"], coordinator: url)
-            #expect(unknown.exitCode == ExitCodes.notFound)
+            #expect(unknown.exitCode == ExitStatus.notFound)
             #expect(unknown.standardError.contains("no-such"))
             let badTime = try await cassnap(["snapshot", "create", "--at", "yesterday"], coordinator: url)
-            #expect(badTime.exitCode == ExitCodes.usage)
+            #expect(badTime.exitCode == ExitStatus.usage)
             #expect(badTime.standardError.contains("--at") && badTime.standardError.contains("yesterday"))
             let badDelay = try await cassnap(["snapshot", "create", "--in", "soon"], coordinator: url)
-            #expect(badDelay.exitCode == ExitCodes.usage && badDelay.standardError.contains("--in"))
+            #expect(badDelay.exitCode == ExitStatus.usage && badDelay.standardError.contains("--in"))
             let past = try await cassnap(
                 ["snapshot", "create", "--at", "2001-01-01T00:00:00Z"], coordinator: url)
-            #expect(past.exitCode == ExitCodes.usage && past.standardError.contains("past"))
+            #expect(past.exitCode == ExitStatus.usage && past.standardError.contains("past"))
             let noToken = try await cassnap(["snapshot", "list"], coordinator: url, token: nil)
-            #expect(noToken.exitCode == ExitCodes.unauthorized)
+            #expect(noToken.exitCode == ExitStatus.unauthorized)
             let wrongToken = try await cassnap(["snapshot", "list"], coordinator: url, token: agentToken)
-            #expect(wrongToken.exitCode == ExitCodes.unauthorized)
+            #expect(wrongToken.exitCode == ExitStatus.unauthorized)
             let down = try await cassnap(
                 ["snapshot", "list"], coordinator: "http://127.0.0.1:\(try freePort())")
-            #expect(down.exitCode == ExitCodes.unavailable)
+            #expect(down.exitCode == ExitStatus.unavailable)
 
             let live = try await cassnap(
                 ["sstables", "--node", "node1", "--at", "2030-01-01T00:00:00Z"], coordinator: url)
@@ -274,7 +274,7 @@ struct CoordinatorProcessTests {
             #expect(deleted.exitCode == 0)
             #expect(
                 try await cassnap(["snapshot", "show", "cli-1"], coordinator: url).exitCode
-                    == ExitCodes.notFound)
+                    == ExitStatus.notFound)
             coordinator.stop()
         }
     }

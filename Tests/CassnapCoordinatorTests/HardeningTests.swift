@@ -95,7 +95,7 @@ struct HardeningTests {
             #expect(status == 503)
             #expect(
                 log.records.contains {
-                    $0.level == .warning && $0.message == "request failed on the server"
+                    $0.level == .warning && $0.message == "Request failed on the server"
                         && $0.metadata["http.status"] == "503"
                 })
         }

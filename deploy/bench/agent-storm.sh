@@ -48,7 +48,7 @@ BUCKET=agent-storm
 curl -sf -X PUT "$CASSNAP_TEST_S3_ENDPOINT/$BUCKET" >/dev/null
 
 log "generating the node: $KEYSPACES ks x $TABLES tables x $SSTABLES sstables"
-python3 /work/shared/peers/gen_cassandra_data.py --out "$WORK/node" --keyspaces "$KEYSPACES" \
+python3 "${PEERS:-$ROOT/../shared/peers}/gen_cassandra_data.py" --out "$WORK/node" --keyspaces "$KEYSPACES" \
     --tables "$TABLES" --sstables "$SSTABLES" >/dev/null
 DATA=$WORK/node/data
 HOST_ID=6d1c3b0e-8f5a-4c2d-9e7b-1a2b3c4d5e6f

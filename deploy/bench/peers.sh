@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # cassnap-agent vs tablesnap (and rclone) IN THE SAME RUN, with the read-only peer harness in
-# /work/shared/peers (read its README.md): same storm, same moto, same checker. Builds nothing.
+# ../shared/peers next to the repository (read its README.md): same storm, same moto, same checker. Builds nothing.
 #
 #   deploy/bench/peers.sh                  # MODE=snaponly: tablesnap -r -a, rclone, cassnap
 #                                          #   (--watch snapshots,backups) + cassnap --once bulk
@@ -21,7 +21,9 @@
 # Data and logs: /tmp/peers/runs/$RUN_ID. Loopback only (moto on 127.0.0.1:19000).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-PEERS=${PEERS:-/work/shared/peers}
+# The harness lives next to the repository (../shared/peers); PEERS overrides it.
+PEERS=${PEERS:-$ROOT/../shared/peers}
+[ -f "$PEERS/run_peers.sh" ] || { echo "no peer harness at $PEERS (set PEERS=/path/to/shared/peers)" >&2; exit 1; }
 MODE=${MODE:-snaponly}
 export AGENT_BIN=${AGENT_BIN:-$ROOT/.build-agent-release/release/cassnap-agent}
 export RUN_ID=${RUN_ID:-cassnap-$MODE-$(date -u +%Y%m%dT%H%M%SZ)}

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CassnapCore
 import Foundation
 
 struct CatalogCommand: AsyncParsableCommand {
@@ -25,7 +26,7 @@ struct CatalogCommand: AsyncParsableCommand {
                     }
                 }
                 // Left-out records are data an operator must look at: not a success.
-                if !result.skipped.isEmpty { throw ExitCode(ExitCodes.failure) }
+                if !result.skipped.isEmpty { throw ExitCode(ExitStatus.failure) }
             }
         }
     }

@@ -50,7 +50,7 @@ struct PruneCommand: AsyncParsableCommand {
             let listing = try await repo.clusterSnapshots()
             if let (key, error) = listing.unreadable.first {
                 throw CLIError(
-                    message: "\(key) is unreadable (\(error)); prune stops", exitCode: ExitCodes.failure)
+                    message: "\(key) is unreadable (\(error)); prune stops", exitCode: ExitStatus.failure)
             }
             let expired = policy.expired(listing.records, now: now)
             let verb = dryRun ? "would delete" : "deleted"

@@ -117,7 +117,7 @@ package struct RestoreOptions: ParsableArguments {
                             "node \(plan.manifest.node.hostID) at \(at!): \(incomplete.count) SSTables are "
                             + "not wholly in the bucket, nothing was written: "
                             + incomplete.prefix(5).joined(separator: "; "),
-                        exitCode: ExitCodes.failure)
+                        exitCode: ExitStatus.failure)
                 }
             }
         }
@@ -128,7 +128,7 @@ package struct RestoreOptions: ParsableArguments {
                     throw CLIError(
                         message: "--host-map names no new node for \(plan.manifest.node.hostname) "
                             + "(\(plan.manifest.node.hostID)); map every node restored",
-                        exitCode: ExitCodes.usage)
+                        exitCode: ExitStatus.usage)
                 }
                 return try plan.placed(under: name)
             }
@@ -161,7 +161,7 @@ package struct RestoreOptions: ParsableArguments {
                     + "are in no SSTable (run repair after the restart), and index SSTables are not restored "
                     + "(nodetool rebuild_index)")
         }
-        if !outcome.failures.isEmpty { throw ExitCode(ExitCodes.failure) }
+        if !outcome.failures.isEmpty { throw ExitCode(ExitStatus.failure) }
     }
 }
 
@@ -195,7 +195,7 @@ extension RestoreOptions {
                 throw CLIError(
                     message: "node \(host) is \(entry.status.rawValue) in snapshot \(record.tag): "
                         + (entry.error ?? "it has no manifest"),
-                    exitCode: ExitCodes.failure)
+                    exitCode: ExitStatus.failure)
             }
             manifests.append(try await repo.nodeManifest(host: host, tag: record.tag))
         }
@@ -211,7 +211,7 @@ extension RestoreOptions {
             throw CLIError(
                 message: "--in-place \(dataDirectory) is in use; stop Cassandra first:\n"
                     + holders.prefix(5).map { "  \($0)" }.joined(separator: "\n"),
-                exitCode: ExitCodes.failure)
+                exitCode: ExitStatus.failure)
         }
         let foreign = InPlaceRestore.foreignFiles(of: plan, in: dataDirectory)
         guard !foreign.isEmpty else { return nil }
@@ -222,7 +222,7 @@ extension RestoreOptions {
                     + "are not in the snapshot, e.g. \(foreign.prefix(3).joined(separator: ", ")); "
                     + "Cassandra would load them beside the restored SSTables. Move them away, or add --force "
                     + "to move them into \(dataDirectory)/.cassnap-displaced-<time>/ (nothing is deleted)",
-                exitCode: ExitCodes.failure)
+                exitCode: ExitStatus.failure)
         }
         let aside = try InPlaceRestore.displace(foreign, in: dataDirectory)
         FileHandle.standardError.write(Data("moved \(foreign.count) files aside to \(aside)\n".utf8))
@@ -245,7 +245,7 @@ enum HostMap {
                 throw CLIError(
                     message:
                         "--host-map \(value.debugDescription) is neither OLD=NEW nor a readable CSV file",
-                    exitCode: ExitCodes.usage)
+                    exitCode: ExitStatus.usage)
             }
             for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
                 let trimmed = line.trimmingCharacters(in: .whitespaces)
@@ -254,7 +254,7 @@ enum HostMap {
                 guard fields.count == 2 else {
                     throw CLIError(
                         message: "\(value):\(n + 1): expected OLD,NEW, found \(trimmed.debugDescription)",
-                        exitCode: ExitCodes.usage)
+                        exitCode: ExitStatus.usage)
                 }
                 pairs.append(
                     (
@@ -268,18 +268,18 @@ enum HostMap {
         for pair in pairs {
             guard !pair.old.isEmpty, !pair.new.isEmpty else {
                 throw CLIError(
-                    message: "\(pair.source): OLD and NEW must both be given", exitCode: ExitCodes.usage)
+                    message: "\(pair.source): OLD and NEW must both be given", exitCode: ExitStatus.usage)
             }
             let host = try resolveNodes([pair.old], in: record).first!
             if let earlier = map[host], earlier != pair.new {
                 throw CLIError(
                     message: "\(pair.source): \(pair.old) is already mapped to \(earlier)",
-                    exitCode: ExitCodes.usage)
+                    exitCode: ExitStatus.usage)
             }
             if let other = used[pair.new], other != host.description {
                 throw CLIError(
                     message: "\(pair.source): \(pair.new) is already the new node of \(other)",
-                    exitCode: ExitCodes.usage)
+                    exitCode: ExitStatus.usage)
             }
             map[host] = pair.new
             used[pair.new] = host.description

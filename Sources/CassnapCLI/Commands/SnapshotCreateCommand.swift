@@ -1,5 +1,6 @@
 import ArgumentParser
 import CassnapAPI
+import CassnapCore
 import Foundation
 
 extension SnapshotCommand {
@@ -56,8 +57,8 @@ extension SnapshotCommand {
                 if session.json { try session.printJSON(final) } else { print(SnapshotReport.detail(final)) }
                 switch final.summary.status {
                 case .complete: return
-                case .partial: throw ExitCode(ExitCodes.partial)
-                case .failed, .pending: throw ExitCode(ExitCodes.failure)
+                case .partial: throw ExitCode(ExitStatus.partial)
+                case .failed, .pending: throw ExitCode(ExitStatus.failure)
                 }
             }
         }

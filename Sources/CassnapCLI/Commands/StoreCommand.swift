@@ -1,4 +1,5 @@
 import ArgumentParser
+import CassnapCore
 import CassnapStorage
 import CassnapStore
 import Foundation
@@ -118,7 +119,7 @@ struct StoreCommand: AsyncParsableCommand {
             }
             print("uploaded \(summary.files) files, \(summary.bytes) bytes, \(summary.failures.count) failed")
             for failure in summary.failures.prefix(20) { print("failed: \(failure.path): \(failure.error)") }
-            if !summary.failures.isEmpty { throw ExitCode(ExitCodes.failure) }
+            if !summary.failures.isEmpty { throw ExitCode(ExitStatus.failure) }
         }
     }
 }
@@ -135,6 +136,6 @@ func withStoreErrors<T>(_ body: () async throws -> T) async throws -> T {
         return try await body()
     } catch let error as ObjectStoreError {
         FileHandle.standardError.write(Data("cassnap: \(error)\n".utf8))
-        throw ExitCode(error.isNotFound ? ExitCodes.notFound : ExitCodes.failure)
+        throw ExitCode(error.isNotFound ? ExitStatus.notFound : ExitStatus.failure)
     }
 }

@@ -48,9 +48,9 @@ struct VerifyCommand: AsyncParsableCommand {
                     }
                 }
             }
-            if !result.completeNodesAreRestorable { throw ExitCode(ExitCodes.failure) }
+            if !result.completeNodesAreRestorable { throw ExitCode(ExitStatus.failure) }
             if result.nodes.contains(where: { $0.recordStatus != .complete }) {
-                throw ExitCode(ExitCodes.partial)
+                throw ExitCode(ExitStatus.partial)
             }
         }
     }
