@@ -26,6 +26,10 @@ typedef int (*cassnap_curl_seek_cb)(void *, curl_off_t, int);
 static inline CURLcode cassnap_curl_setopt_seek_cb(CURL *h, CURLoption o, cassnap_curl_seek_cb v) {
     return curl_easy_setopt(h, o, v);
 }
+typedef int (*cassnap_curl_xferinfo_cb)(void *, curl_off_t, curl_off_t, curl_off_t, curl_off_t);
+static inline CURLcode cassnap_curl_setopt_xferinfo_cb(CURL *h, CURLoption o, cassnap_curl_xferinfo_cb v) {
+    return curl_easy_setopt(h, o, v);
+}
 static inline CURLcode cassnap_curl_getinfo_long(CURL *h, CURLINFO i, long *v) {
     return curl_easy_getinfo(h, i, v);
 }

@@ -12,6 +12,7 @@ private final class TransferContext {
     let body: HTTPRequest.Body
     let sink: HTTPRequest.Sink
     let throttle: (@Sendable (Int) -> Void)?
+    let cancellation: TransferCancellation?
     var readPosition: Int64 = 0
     var received: [UInt8] = []
     var bytesWritten: Int64 = 0
@@ -21,15 +22,22 @@ private final class TransferContext {
     /// The status of the response being received, from its status line.
     var status = 0
 
-    init(_ request: HTTPRequest) {
+    init(_ request: HTTPRequest, cancellation: TransferCancellation?) {
         body = request.body
         sink = request.sink
         throttle = request.throttle
+        self.cancellation = cancellation
     }
 }
 
 private func context(_ p: UnsafeMutableRawPointer?) -> TransferContext {
     Unmanaged<TransferContext>.fromOpaque(p!).takeUnretainedValue()
+}
+
+/// libcurl calls this during a transfer (at least once a second, even while waiting for the
+/// peer); a non-zero answer aborts the transfer with CURLE_ABORTED_BY_CALLBACK.
+private let progressCallback: cassnap_curl_xferinfo_cb = { userdata, _, _, _, _ in
+    context(userdata).cancellation?.isCancelled == true ? 1 : 0
 }
 
 private let readCallback: cassnap_curl_data_cb = { buffer, size, count, userdata in
@@ -145,9 +153,13 @@ package final class CurlEasy {
 
     deinit { curl_easy_cleanup(handle) }
 
-    package func perform(_ request: HTTPRequest) throws -> HTTPResponse {
+    /// Runs the transfer on the calling thread; a cancelled `cancellation` aborts it within
+    /// about a second and throws `CancellationError`.
+    package func perform(_ request: HTTPRequest, cancellation: TransferCancellation? = nil) throws
+        -> HTTPResponse
+    {
         curl_easy_reset(handle)
-        let ctx = TransferContext(request)
+        let ctx = TransferContext(request, cancellation: cancellation)
         let unmanaged = Unmanaged.passRetained(ctx)
         defer { unmanaged.release() }
         let opaque = unmanaged.toOpaque()
@@ -181,6 +193,11 @@ package final class CurlEasy {
             // the callbacks, writes and hash updates.
             try set(CURLOPT_BUFFERSIZE, 256 << 10)
         }
+        if cancellation != nil {
+            try set(CURLOPT_NOPROGRESS, 0)
+            try check(cassnap_curl_setopt_xferinfo_cb(handle, CURLOPT_XFERINFOFUNCTION, progressCallback))
+            try check(cassnap_curl_setopt_pointer(handle, CURLOPT_XFERINFODATA, opaque))
+        }
         try check(cassnap_curl_setopt_data_cb(handle, CURLOPT_HEADERFUNCTION, headerCallback))
         try check(cassnap_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, opaque))
 
@@ -208,6 +225,7 @@ package final class CurlEasy {
         }
 
         let code = curl_easy_perform(handle)
+        if code == CURLE_ABORTED_BY_CALLBACK, cancellation?.isCancelled == true { throw CancellationError() }
         if ctx.overflow, case .memory(let limit) = request.sink {
             throw HTTPError.responseTooLarge(url: request.url, limit: limit)
         }

@@ -14,18 +14,38 @@ package final class CurlHTTPClient: Sendable {
 
     /// Runs the request on the calling thread. Proxies follow libcurl's environment rules
     /// (`HTTPS_PROXY`, `https_proxy`, `NO_PROXY`).
-    package func performBlocking(_ request: HTTPRequest) throws -> HTTPResponse {
+    package func performBlocking(_ request: HTTPRequest, cancellation: TransferCancellation? = nil) throws
+        -> HTTPResponse
+    {
         let box = idle.withLock { $0.popLast() } ?? CurlEasyBox(CurlEasy(configuration: configuration))
-        let result = Result { try box.easy.perform(request) }
+        let result = Result { try box.easy.perform(request, cancellation: cancellation) }
         idle.withLock { pool in
             if pool.count < configuration.maxIdleHandles { pool.append(box) }
         }
         return try result.get()
     }
 
+    /// The transfer runs on a blocking thread; cancelling the calling task aborts it (within
+    /// about a second, from libcurl's progress callback) and throws `CancellationError`.
     package func perform(_ request: HTTPRequest) async throws -> HTTPResponse {
-        try await BlockingThreads.shared.run { try self.performBlocking(request) }
+        let cancellation = TransferCancellation()
+        return try await withTaskCancellationHandler {
+            try Task.checkCancellation()
+            return try await BlockingThreads.shared.run {
+                try self.performBlocking(request, cancellation: cancellation)
+            }
+        } onCancel: {
+            cancellation.cancel()
+        }
     }
+}
+
+/// Set once by a cancelled task, read by libcurl's progress callback on the transfer thread.
+package final class TransferCancellation: Sendable {
+    private let cancelled = Atomic<Bool>(false)
+    package init() {}
+    package func cancel() { cancelled.store(true, ordering: .relaxed) }
+    package var isCancelled: Bool { cancelled.load(ordering: .relaxed) }
 }
 
 /// A handle is used by one transfer at a time; the pool's mutex hands it over between threads.

@@ -79,3 +79,70 @@ import Testing
         #expect(response.bodyText.contains("\"kind\""))
     }
 }
+
+/// A curl transfer runs on a blocking thread; cancelling its task must abort it (issue 12),
+/// not leave the thread waiting for a peer that never answers.
+@Suite struct CurlCancellationTests {
+    /// A loopback listener that completes TCP handshakes (the kernel does) and never reads or
+    /// answers: a request to it waits until the client gives up.
+    final class SilentServer {
+        let fd: Int32
+        let port: UInt16
+        init() throws {
+            let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let ok = withUnsafeMutablePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(listener, $0, len) == 0 && listen(listener, 8) == 0
+                        && getsockname(listener, $0, &len) == 0
+                }
+            }
+            guard ok else {
+                close(listener)
+                throw POSIXError(.EADDRNOTAVAIL)
+            }
+            fd = listener
+            port = UInt16(bigEndian: addr.sin_port)
+        }
+        deinit { close(fd) }
+    }
+
+    @Test func cancellingTheTaskAbortsATransferWaitingForAnAnswer() async throws {
+        let server = try SilentServer()
+        var configuration = HTTPClientConfiguration()
+        configuration.lowSpeedTime = .seconds(120)  // left alone, the request would wait 2 minutes
+        let client = CurlHTTPClient(configuration: configuration)
+        let started = ContinuousClock.now
+        let transfer = Task {
+            try await client.perform(HTTPRequest(method: "GET", url: "http://127.0.0.1:\(server.port)/"))
+        }
+        try await Task.sleep(for: .milliseconds(500))  // connected, request sent, waiting
+        transfer.cancel()
+        let outcome = await transfer.result
+        let elapsed = ContinuousClock.now - started
+        #expect(throws: CancellationError.self) { try outcome.get() }
+        // Bounded far below the 120 s the transfer would otherwise take: the abort came from
+        // the cancellation, not from a timeout.
+        #expect(elapsed < .seconds(30), "took \(elapsed)")
+
+        // The aborted handle went back to the pool; the client's next transfer works.
+        let stub = try StubHTTPServer { _ in .init(status: 200, body: "ok") }
+        defer { stub.stop() }
+        let next = try await client.perform(HTTPRequest(method: "GET", url: "http://127.0.0.1:\(stub.port)/"))
+        #expect(next.status == 200 && next.bodyText == "ok")
+    }
+
+    @Test func aTaskCancelledBeforeTheTransferNeverStartsIt() async throws {
+        let server = try SilentServer()
+        let client = CurlHTTPClient()
+        let transfer = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await client.perform(
+                HTTPRequest(method: "GET", url: "http://127.0.0.1:\(server.port)/"))
+        }
+        await #expect(throws: CancellationError.self) { try await transfer.value }
+    }
+}
