@@ -145,7 +145,9 @@ let package = Package(
             dependencies: [
                 "CassnapRepository", "CassnapCore", "CassnapStore", "CassnapCrypto", "CassnapTestSupport",
             ]),
-        .testTarget(name: "CassnapWatcherTests", dependencies: ["CassnapWatcher", "CassnapTestSupport"]),
+        .testTarget(
+            name: "CassnapWatcherTests",
+            dependencies: ["CassnapWatcher", "CassnapCore", "CassnapTestSupport"]),
         .testTarget(
             name: "CassnapTestSupportTests",
             dependencies: ["CassnapTestSupport", "CassnapCore"]),

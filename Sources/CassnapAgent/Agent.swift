@@ -115,6 +115,7 @@ package final class Agent: Service, Sendable {
                 self.logger.info("Agent draining: finishing uploads in flight")
                 stopped.set()
                 watcher.stop()
+                await watcher.stopped()
                 await self.queue.close()
                 return true
             }

@@ -61,7 +61,8 @@ package final class RecursiveWatcher: @unchecked Sendable {
     private var limitReported = false
     private let stopping = Atomic<Bool>(false)
     private let watchCountValue = Atomic<Int>(0)
-    private let finished = DispatchSemaphore(value: 0)
+    /// Whether the thread has ended, and who awaits it (`stopped()`).
+    private let end = Mutex<(ended: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     package init(configuration: Configuration) throws {
         self.configuration = configuration
@@ -85,17 +86,33 @@ package final class RecursiveWatcher: @unchecked Sendable {
         let thread = Thread { [self] in
             run(continuation)
             continuation.finish()
-            finished.signal()
+            let waiters = end.withLock { state in
+                state.ended = true
+                defer { state.waiters = [] }
+                return state.waiters
+            }
+            for waiter in waiters { waiter.resume() }
         }
         thread.name = "cassnap-watcher"
         thread.start()
         return stream
     }
 
-    /// Stops the thread and waits for it (at most one poll timeout).
+    /// Asks the thread to stop and returns at once; it ends within one poll timeout, and then
+    /// the event stream finishes. `stopped()` waits for that without blocking a thread.
     package func stop() {
-        if stopping.exchange(true, ordering: .acquiringAndReleasing) { return }
-        finished.wait()
+        stopping.store(true, ordering: .releasing)
+    }
+
+    /// Returns once the thread that `start()` began has ended (at once if it has).
+    package func stopped() async {
+        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+            let ended = end.withLock { state in
+                if !state.ended { state.waiters.append(waiter) }
+                return state.ended
+            }
+            if ended { waiter.resume() }
+        }
     }
 
     private func run(_ out: AsyncStream<[WatchEvent]>.Continuation) {

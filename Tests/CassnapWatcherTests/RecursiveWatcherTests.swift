@@ -1,3 +1,4 @@
+import CassnapCore
 import CassnapWatcher
 import Foundation
 import Synchronization
@@ -145,14 +146,14 @@ import Testing
         }
         let watcher = try RecursiveWatcher(configuration: .init(roots: [root]))
         let stream = watcher.start()  // never iterated: the watcher thread waits on a full buffer
-        let stopped = DispatchSemaphore(value: 0)
-        let thread = Thread {
-            watcher.stop()
-            stopped.signal()
+        watcher.stop()
+        let ended = DispatchSemaphore(value: 0)
+        Task {
+            await watcher.stopped()
+            ended.signal()
         }
-        thread.start()
-        let returned = stopped.wait(timeout: .now() + 20) == .success
-        #expect(returned, "stop() hung on a consumer that never reads")
+        let returned = try await BlockingThreads.shared.run { ended.wait(timeout: .now() + 20) == .success }
+        #expect(returned, "the watcher thread hung on a consumer that never reads")
         _ = stream
     }
 
