@@ -1,4 +1,5 @@
 import CassnapAPI
+import CassnapCore
 import CassnapStore
 import Foundation
 import GRDB
@@ -143,9 +144,25 @@ package final class AgentState: Sendable {
 
     // MARK: queries for the agent, tests and `run --once` summaries
 
+    /// Where a file was found, as the `files.location` column stores it.
+    package enum FileLocation: String, Sendable, Hashable {
+        case live
+        case snapshot
+        case backups
+
+        package init(_ location: DataPath.Location) {
+            switch location {
+            case .live: self = .live
+            case .snapshot: self = .snapshot
+            case .backups: self = .backups
+            }
+        }
+    }
+
     package struct FileRecord: Sendable, Hashable {
         package var path: String
-        package var location: String
+        /// nil for a value this agent does not know (written by a newer one).
+        package var location: FileLocation?
         package var tag: String?
         package var identity: FileIdentity
         package var status: Status
@@ -157,7 +174,7 @@ package final class AgentState: Sendable {
 
         init(row: Row) {
             path = row["path"]
-            location = row["location"]
+            location = FileLocation(rawValue: row["location"])
             tag = row["tag"]
             identity = FileIdentity(
                 device: row["device"], inode: row["inode"], size: row["size"],

@@ -35,7 +35,7 @@ actor Ingestor {
 
     private struct Candidate: Sendable {
         var path: String
-        var location: String
+        var location: AgentState.FileLocation
         var tag: String?
         var identity: FileIdentity
     }
@@ -142,16 +142,13 @@ actor Ingestor {
         guard dataPath.isShipped, let table = dataPath.table, let location = dataPath.location else { return }
         guard configuration.tables.allows(keyspace: table.keyspace, table: table.table) else { return }
         if let opaque = dataPath.opaqueFile, ships(from: dataPath) { reportOpaque(opaque, path: path) }
-        let locationName: String
         switch location {
         case .snapshot(let tag):
             guard configuration.watch.snapshots, configuration.snapshotTags.shouldShip(tag: tag) else {
                 return
             }
-            locationName = "snapshot"
         case .backups:
             guard configuration.watch.backups else { return }
-            locationName = "backups"
         case .live:
             guard let file = dataPath.sstable else { return }
             let directory = Self.directory(of: path)
@@ -166,7 +163,6 @@ actor Ingestor {
                         table: table))
             }
             guard configuration.watch.live else { return }
-            locationName = "live"
         }
         guard let identity = FileIdentity.of(path: path) else {
             // Gone (nothing to say), or a FIFO or symbolic link created under a shipped name.
@@ -180,7 +176,8 @@ actor Ingestor {
         }
         batch.candidates.append(
             Candidate(
-                path: path, location: locationName, tag: dataPath.snapshotTag?.rawValue, identity: identity))
+                path: path, location: AgentState.FileLocation(location), tag: dataPath.snapshotTag?.rawValue,
+                identity: identity))
     }
 
     /// Whether the trees this agent ships hold `path`; entries above the table directories
@@ -294,7 +291,8 @@ actor Ingestor {
                             first_seen, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)
                             """,
                         arguments: [
-                            c.path, c.location, c.tag, c.identity.device, c.identity.inode, c.identity.size,
+                            c.path, c.location.rawValue, c.tag, c.identity.device, c.identity.inode,
+                            c.identity.size,
                             c.identity.mtimeNanoseconds, now.timeIntervalSince1970, now.timeIntervalSince1970,
                         ])
                     queued.append(c.path)

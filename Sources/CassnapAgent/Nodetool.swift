@@ -1,5 +1,6 @@
 import CassnapCore
 import Foundation
+import Subprocess
 
 /// Runs the node's `nodetool` (or the fake one in tests and the demo) and returns what it
 /// printed. A non-zero exit is an error carrying nodetool's own message.
@@ -16,50 +17,30 @@ struct Nodetool: Sendable {
         }
     }
 
-    /// Runs nodetool on a thread of its own (`BlockingThreads`): it may take minutes on a
-    /// loaded node, and a cooperative thread must never wait that long.
-    func run(_ arguments: [String]) async throws -> String {
-        try await BlockingThreads.shared.run { try runBlocking(arguments) }
-    }
+    /// The most either stream may print; `listsnapshots` of a node with thousands of tables
+    /// stays far below it.
+    static let outputLimit = 64 << 20
 
-    private func runBlocking(_ arguments: [String]) throws -> String {
-        let process = Process()
-        if executable.contains("/") {
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = [executable] + arguments
-        }
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        // Drain stderr concurrently so a chatty nodetool never blocks on a full pipe.
-        let errorText = ErrorBox()
-        let group = DispatchGroup()
-        group.enter()
-        BlockingThreads.shared.submit {
-            errorText.data = errors.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
+    /// Runs nodetool without holding a thread while it works (swift-subprocess awaits the
+    /// child's exit): it may take minutes on a loaded node. Cancelling the task terminates it.
+    /// A bare name is looked up in `PATH`.
+    func run(_ arguments: [String]) async throws -> String {
+        let program: Executable = executable.contains("/") ? .path(.init(executable)) : .name(executable)
+        let result = try await Subprocess.run(
+            program, arguments: Arguments(arguments), input: .none,
+            output: .string(limit: Self.outputLimit), error: .string(limit: Self.outputLimit))
+        let text = result.standardOutput
+        guard case .exited(0) = result.terminationStatus else {
+            let status: Int32 =
+                switch result.terminationStatus {
+                case .exited(let code): code
+                case .signaled(let signal): 128 + signal
+                }
             throw Failure(
-                command: "\(executable) \(arguments.joined(separator: " "))",
-                status: process.terminationStatus,
-                output: String(decoding: errorText.data, as: UTF8.self) + text)
+                command: "\(executable) \(arguments.joined(separator: " "))", status: status,
+                output: result.standardError + text)
         }
         return text
-    }
-
-    private final class ErrorBox: @unchecked Sendable {
-        var data = Data()
     }
 
     /// What `nodetool info -T` and `nodetool version` say about the node.

@@ -306,7 +306,9 @@ package final class Shipper: Sendable {
         }
     }
 
-    private func markAlias(_ path: String, location: String, object: UploadedObject) async throws {
+    private func markAlias(_ path: String, location: AgentState.FileLocation?, object: UploadedObject)
+        async throws
+    {
         try await state.pool.write { db in
             try db.execute(
                 cached: """
@@ -323,7 +325,8 @@ package final class Shipper: Sendable {
     }
 
     private func markUploaded(
-        _ path: String, location: String, identity: FileIdentity, object: UploadedObject, dataPath: DataPath
+        _ path: String, location: AgentState.FileLocation?, identity: FileIdentity, object: UploadedObject,
+        dataPath: DataPath
     ) async throws {
         let now = Date()
         let report: Data? =
@@ -362,8 +365,8 @@ package final class Shipper: Sendable {
         deleteBackupsLinkIfWanted(path, location: location)
     }
 
-    private func deleteBackupsLinkIfWanted(_ path: String, location: String) {
-        guard location == "backups", configuration.upload.deleteBackupsAfterUpload else { return }
+    private func deleteBackupsLinkIfWanted(_ path: String, location: AgentState.FileLocation?) {
+        guard location == .backups, configuration.upload.deleteBackupsAfterUpload else { return }
         if unlink(path) == 0 {
             logger.debug("Deleted an uploaded backups link", metadata: ["file.path": "\(path)"])
         }
