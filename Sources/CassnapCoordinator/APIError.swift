@@ -49,6 +49,26 @@ package struct APIError: HTTPResponseError, CustomStringConvertible {
     }
 }
 
+extension APIError {
+    /// The one mapping of a service's refusal to an HTTP status.
+    init(_ error: ServiceError) {
+        switch error {
+        case .invalidField: self.init(.badRequest, code: "invalid_field", message: error.message)
+        case .notFound: self.init(.notFound, code: "not_found", message: error.message)
+        case .conflict(let code, _): self.init(.conflict, code: code, message: error.message)
+        case .unavailable: self.init(.serviceUnavailable, code: "unavailable", message: error.message)
+        }
+    }
+}
+
+/// Services throw `ServiceError`; Hummingbird renders it through the status chosen above.
+extension ServiceError: HTTPResponseError {
+    package var status: HTTPResponse.Status { APIError(self).status }
+    package func response(from request: Request, context: some RequestContext) throws -> Response {
+        try APIError(self).response(from: request, context: context)
+    }
+}
+
 /// A JSON body with the API's coding.
 func jsonResponse<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) -> Response {
     let data = (try? APICoding.encoder().encode(value)) ?? Data("{}".utf8)

@@ -40,35 +40,35 @@ package struct ScheduleService: Sendable {
     package func create(_ request: AdminAPI.CreateSchedule, now: Date) async throws -> ScheduleState {
         let name: ScheduleName
         do { name = try ScheduleName(request.name) } catch {
-            throw APIError.invalidField("name", error.description)
+            throw ServiceError.invalidField("name", error.description)
         }
         let recurrence: Schedule.Recurrence
         switch (request.cron, request.everySeconds) {
         case (let text?, nil):
             do { recurrence = .cron(try CronExpression(text)) } catch {
-                throw APIError.invalidField("cron", error.description)
+                throw ServiceError.invalidField("cron", error.description)
             }
         case (nil, let every?):
             guard every.isFinite, every >= 60, every <= 366 * 86_400 else {
-                throw APIError.invalidField("everySeconds", "\(every) is not 60 s to 366 days")
+                throw ServiceError.invalidField("everySeconds", "\(every) is not 60 s to 366 days")
             }
             recurrence = .every(every)
         default:
-            throw APIError.invalidField("cron", "give exactly one of cron and everySeconds")
+            throw ServiceError.invalidField("cron", "give exactly one of cron and everySeconds")
         }
         let keyspaces = request.keyspaces ?? []
         let tables = request.tables ?? []
         try SnapshotService.checkScope(keyspaces: keyspaces, tables: tables)
         if let keepLast = request.keepLast, !(1...100_000).contains(keepLast) {
-            throw APIError.invalidField("keepLast", "\(keepLast) is not 1 to 100000")
+            throw ServiceError.invalidField("keepLast", "\(keepLast) is not 1 to 100000")
         }
         if let within = request.keepWithinSeconds,
             let problem = InputLimits.problem(seconds: within, maximum: 10 * 366 * 86_400)
         {
-            throw APIError.invalidField("keepWithinSeconds", problem)
+            throw ServiceError.invalidField("keepWithinSeconds", problem)
         }
         guard try await catalog.schedule(name) == nil else {
-            throw APIError.conflict(
+            throw ServiceError.conflict(
                 "schedule_exists", "a schedule named \(name.rawValue.quotedForMessage) exists")
         }
         let schedule = Schedule(
@@ -87,7 +87,7 @@ package struct ScheduleService: Sendable {
 
     package func state(_ name: ScheduleName) async throws -> ScheduleState {
         guard let state = try await catalog.schedule(name) else {
-            throw APIError.notFound("schedule", name.rawValue)
+            throw ServiceError.notFound("schedule", name.rawValue)
         }
         return state
     }
@@ -106,7 +106,7 @@ package struct ScheduleService: Sendable {
     package func delete(_ name: ScheduleName) async throws -> ScheduleState {
         let existing = try await state(name)
         do { try await store.delete(key: keys.key(for: .schedule(name: name))) } catch {
-            throw APIError.unavailable("cannot delete schedule \(name) from the bucket: \(error)")
+            throw ServiceError.unavailable("cannot delete schedule \(name) from the bucket: \(error)")
         }
         _ = try await catalog.deleteSchedule(name)
         logger.info("Schedule deleted", metadata: ["schedule.name": "\(name)"])
@@ -118,7 +118,7 @@ package struct ScheduleService: Sendable {
             _ = try await store.put(
                 key: keys.key(for: .schedule(name: schedule.name)), source: .bytes(Array(schedule.encoded())))
         } catch {
-            throw APIError.unavailable("cannot write schedule \(schedule.name) to the bucket: \(error)")
+            throw ServiceError.unavailable("cannot write schedule \(schedule.name) to the bucket: \(error)")
         }
         try await catalog.saveSchedule(schedule, nextRunAt: nextRunAt)
     }
@@ -176,7 +176,7 @@ package struct ScheduleService: Sendable {
                     "schedule.name": "\(schedule.name)", "snapshot.tag": "\(created.summary.tag)",
                     "schedule.next": "\(next.map(InstantFormat.format) ?? "none")",
                 ])
-        } catch let error as APIError {
+        } catch let error as ServiceError {
             // No live node, or the tag exists (a rebuilt catalog): this run cannot be taken.
             logger.warning(
                 "Schedule run not started",

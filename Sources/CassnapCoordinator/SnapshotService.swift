@@ -43,18 +43,18 @@ package struct SnapshotService: Sendable {
         let instant: Date
         switch (request.at, request.delaySeconds) {
         case (nil, nil):
-            throw APIError.invalidField("at", "give the instant (at) or a delay (delaySeconds)")
+            throw ServiceError.invalidField("at", "give the instant (at) or a delay (delaySeconds)")
         case (_?, _?):
-            throw APIError.invalidField("at", "give either at or delaySeconds, not both")
+            throw ServiceError.invalidField("at", "give either at or delaySeconds, not both")
         case (let at?, nil):
             guard at > now else {
-                throw APIError.invalidField(
+                throw ServiceError.invalidField(
                     "at",
                     "\(InstantFormat.format(at)) is in the past (coordinator time \(InstantFormat.format(now)))"
                 )
             }
             guard at.timeIntervalSince(now) <= InputLimits.maximumLeadSeconds else {
-                throw APIError.invalidField(
+                throw ServiceError.invalidField(
                     "at",
                     "\(InstantFormat.format(at)) is more than a year ahead (coordinator time \(InstantFormat.format(now)))"
                 )
@@ -62,7 +62,7 @@ package struct SnapshotService: Sendable {
             instant = at
         case (nil, let delay?):
             if let problem = InputLimits.problem(seconds: delay, maximum: InputLimits.maximumLeadSeconds) {
-                throw APIError.invalidField("delaySeconds", problem)
+                throw ServiceError.invalidField("delaySeconds", problem)
             }
             instant = now.addingTimeInterval(delay)
         }
@@ -73,15 +73,15 @@ package struct SnapshotService: Sendable {
         do {
             tag = try SnapshotTag(request.tag ?? Self.defaultTag(for: instant))
         } catch {
-            throw APIError.invalidField("tag", error.description)
+            throw ServiceError.invalidField("tag", error.description)
         }
         let window = request.deadlineSeconds ?? settings.deadlineSeconds
         if let problem = InputLimits.problem(seconds: window, maximum: InputLimits.maximumDeadlineSeconds) {
-            throw APIError.invalidField("deadlineSeconds", problem)
+            throw ServiceError.invalidField("deadlineSeconds", problem)
         }
         let nodes = try await catalog.liveNodes(since: now.addingTimeInterval(-settings.liveNodeSeconds))
         guard !nodes.isEmpty else {
-            throw APIError.conflict(
+            throw ServiceError.conflict(
                 "no_live_nodes",
                 "no registered node sent a heartbeat in the last \(Int(settings.liveNodeSeconds)) s; nothing to snapshot"
             )
@@ -102,7 +102,7 @@ package struct SnapshotService: Sendable {
         do {
             try await catalog.createSnapshot(plan)
         } catch let error as CatalogError {
-            throw APIError.conflict("tag_exists", error.description)
+            throw ServiceError.conflict("tag_exists", error.description)
         }
         signal.ring()
         logger.info(
@@ -113,7 +113,9 @@ package struct SnapshotService: Sendable {
                 "snapshot.nodes": "\(nodes.count)",
             ])
         await mirror.flush()
-        guard let detail = try await catalog.detail(id) else { throw APIError.notFound("snapshot", "\(id)") }
+        guard let detail = try await catalog.detail(id) else {
+            throw ServiceError.notFound("snapshot", "\(id)")
+        }
         return detail
     }
 
@@ -137,14 +139,14 @@ package struct SnapshotService: Sendable {
         var outcomes: [NodeOutcome] = []
         for (i, item) in batch.items.enumerated() {
             guard let record = try await catalog.record(item.snapshotID) else {
-                throw APIError.notFound("snapshot", item.snapshotID.description)
+                throw ServiceError.notFound("snapshot", item.snapshotID.description)
             }
             guard record.tag == item.tag else {
-                throw APIError.invalidField(
+                throw ServiceError.invalidField(
                     "items[\(i)].tag", "snapshot \(record.id) has tag \(record.tag), not \(item.tag)")
             }
             guard let node = record.nodes.first(where: { $0.hostID == host }) else {
-                throw APIError.conflict(
+                throw ServiceError.conflict(
                     "not_expected", "node \(host) is not an expected node of snapshot \(record.id)")
             }
             guard record.status == .pending, node.status == .pending else { continue }
@@ -155,10 +157,10 @@ package struct SnapshotService: Sendable {
             }
             let expectedKey = keys.key(for: .nodeManifest(host: host, tag: record.tag))
             guard let manifestKey = item.manifestKey else {
-                throw APIError.invalidField("items[\(i)].manifestKey", "required unless error is set")
+                throw ServiceError.invalidField("items[\(i)].manifestKey", "required unless error is set")
             }
             guard manifestKey == expectedKey else {
-                throw APIError.invalidField(
+                throw ServiceError.invalidField(
                     "items[\(i)].manifestKey", "expected \(expectedKey), got \(manifestKey)")
             }
             outcomes.append(
@@ -203,7 +205,7 @@ package struct SnapshotService: Sendable {
         for (i, item) in batch.items.enumerated() {
             let expectedKey = keys.key(for: .nodeManifest(host: host, tag: item.tag))
             guard item.manifestKey == expectedKey else {
-                throw APIError.invalidField(
+                throw ServiceError.invalidField(
                     "items[\(i)].manifestKey", "expected \(expectedKey), got \(item.manifestKey)")
             }
             var snapshot = AdminAPI.OperatorSnapshot(
@@ -250,7 +252,7 @@ package struct SnapshotService: Sendable {
             return .complete(
                 takenAt: manifest.takenAt, manifestKey: manifestKey, files: SnapshotFile.files(of: manifest))
         } catch let error as RepositoryError where error.isRetryable {
-            throw APIError.unavailable("\(error)")
+            throw ServiceError.unavailable("\(error)")
         } catch let error as RepositoryError {
             if case .documentTooLarge = error {
                 return .failed("manifest \(error); raise snapshots.max_manifest_bytes to accept it")
@@ -263,13 +265,13 @@ package struct SnapshotService: Sendable {
     static func checkScope(keyspaces: [String], tables: [String]) throws {
         for (i, keyspace) in keyspaces.enumerated() {
             do { try CassandraName.validate(keyspace, as: .keyspace) } catch {
-                throw APIError.invalidField("keyspaces[\(i)]", error.description)
+                throw ServiceError.invalidField("keyspaces[\(i)]", error.description)
             }
         }
         for (i, qualified) in tables.enumerated() {
             let parts = qualified.split(separator: ".", omittingEmptySubsequences: false)
             guard parts.count == 2, parts.allSatisfy({ CassandraName.isValid($0) }) else {
-                throw APIError.invalidField(
+                throw ServiceError.invalidField(
                     "tables[\(i)]", "\(qualified.debugDescription) is not <keyspace>.<table>")
             }
         }
@@ -306,7 +308,7 @@ package struct SnapshotService: Sendable {
                 metadata: ["snapshot.id": "\(id)", "snapshot.tag": "\(record.tag)"])
             return summary
         } catch let error as RepositoryError {
-            throw APIError.unavailable("cannot delete snapshot \(record.tag) from the bucket: \(error)")
+            throw ServiceError.unavailable("cannot delete snapshot \(record.tag) from the bucket: \(error)")
         }
     }
 }
