@@ -59,12 +59,14 @@ let package = Package(
         // Linux inotify watcher; depends on nothing of ours.
         .target(name: "CassnapWatcher"),
         // Types shared by agent, coordinator and CLI on the wire.
-        .target(name: "CassnapAPI", dependencies: ["CassnapCore", "CassnapHTTP"]),
+        .target(name: "CassnapAPI", dependencies: ["CassnapCore"]),
+        // The coordinator's API as Swift calls over libcurl: for the CLI, the agent and tests.
+        .target(name: "CassnapClient", dependencies: ["CassnapAPI", "CassnapCore", "CassnapHTTP"]),
         .target(
             name: "CassnapAgent",
             dependencies: [
-                "CassnapCore", "CassnapAPI", "CassnapStore", "CassnapStorage", "CassnapWatcher",
-                "CassnapCrypto", "CassnapRepository", "CassnapCLI",
+                "CassnapCore", "CassnapAPI", "CassnapClient", "CassnapStore", "CassnapStorage",
+                "CassnapWatcher", "CassnapCrypto", "CassnapRepository", "CassnapCLI",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
@@ -93,7 +95,8 @@ let package = Package(
         .target(
             name: "CassnapCLI",
             dependencies: [
-                "CassnapCore", "CassnapAPI", "CassnapStore", "CassnapStorage", "CassnapRepository",
+                "CassnapCore", "CassnapAPI", "CassnapClient", "CassnapStore", "CassnapStorage",
+                "CassnapRepository",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
@@ -138,7 +141,8 @@ let package = Package(
         .testTarget(
             name: "CassnapCoordinatorTests",
             dependencies: [
-                "CassnapCoordinator", "CassnapAPI", "CassnapCLI", "CassnapCore", "CassnapStore",
+                "CassnapCoordinator", "CassnapAPI", "CassnapClient", "CassnapCLI", "CassnapCore",
+                "CassnapStore",
                 "CassnapTestSupport",
                 .product(name: "Yams", package: "Yams"), .product(name: "GRDB", package: "GRDB.swift"),
             ]),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CassnapAPI
+import CassnapClient
 import CassnapCore
 import Foundation
 

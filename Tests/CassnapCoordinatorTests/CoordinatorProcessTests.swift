@@ -1,5 +1,6 @@
 import CassnapAPI
 import CassnapCLI
+import CassnapClient
 import CassnapCoordinator
 import CassnapCore
 import CassnapStore

@@ -1,4 +1,5 @@
 import CassnapAPI
+import CassnapClient
 import CassnapCoordinator
 import CassnapCore
 import CassnapStore

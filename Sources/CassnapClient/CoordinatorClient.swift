@@ -1,3 +1,4 @@
+import CassnapAPI
 import CassnapCore
 import CassnapHTTP
 import Foundation
