@@ -1,6 +1,7 @@
 import ArgumentParser
 import CassnapAPI
 import CassnapCore
+import CassnapStorage
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -67,7 +68,7 @@ package struct AgentCommand: AsyncParsableCommand {
             MallocTuning.limitArenas()
             let configuration: AgentConfiguration
             do {
-                configuration = try resolvedConfiguration()
+                configuration = try await resolvedConfiguration()
             } catch {
                 printError("cassnap-agent: \(error)")
                 throw ExitCode(ExitStatus.configuration)
@@ -103,7 +104,9 @@ package struct AgentCommand: AsyncParsableCommand {
         }
 
         /// The file, then the flags over it, then validation naming where each value came from.
-        func resolvedConfiguration() throws -> AgentConfiguration {
+        /// The file, then the flags; without a store from either, `BUCKET_NAME` on the cloud the
+        /// node runs in (EC2 or GCE, from their metadata servers) names one.
+        func resolvedConfiguration() async throws -> AgentConfiguration {
             var c = try config.map { try AgentConfiguration.load(path: $0) } ?? AgentConfiguration()
             if !dataDirs.isEmpty { c.dataDirectories = dataDirs }
             if let store { c.store = store }
@@ -146,6 +149,9 @@ package struct AgentCommand: AsyncParsableCommand {
             }
             if let logLevel { c.logLevel = logLevel }
             if let metricsTextfile { c.metricsTextfile = metricsTextfile }
+            if c.store?.isEmpty ?? true, let detected = await CloudDetector().detectedDefaultStore() {
+                c.store = detected
+            }
             try c.validate(source: config ?? "command line")
             return c
         }

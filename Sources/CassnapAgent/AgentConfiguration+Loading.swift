@@ -72,7 +72,10 @@ extension AgentConfiguration {
             throw fail("data_directories", "\(directory.quotedForMessage) is not an absolute path")
         }
         guard let store, !store.isEmpty else {
-            throw fail("store", "no object store (e.g. s3://bucket/prefix or file:///var/backups/cassnap)")
+            throw fail(
+                "store",
+                "no object store (e.g. s3://bucket/prefix or file:///var/backups/cassnap; on EC2 or GCE, "
+                    + "BUCKET_NAME in the environment names the bucket)")
         }
         if !store.contains("://") {
             throw fail("store", "\(store.quotedForMessage) is not a URL such as s3://bucket/prefix")

@@ -44,7 +44,9 @@ package struct CoordinatorCommand: AsyncParsableCommand {
         @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.")
         var logLevel: String?
 
-        func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) throws
+        /// Without a store from the file, the environment or a flag, `BUCKET_NAME` on the cloud
+        /// the coordinator runs in (EC2 or GCE) names one.
+        func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) async throws
             -> CoordinatorConfiguration
         {
             var c =
@@ -68,6 +70,11 @@ package struct CoordinatorCommand: AsyncParsableCommand {
             if let agentToken { c.agentToken = agentToken }
             if let adminToken { c.adminToken = adminToken }
             if let logLevel { c.logLevel = logLevel }
+            if c.store.isEmpty,
+                let detected = await CloudDetector(environment: environment).detectedDefaultStore()
+            {
+                c.store = detected
+            }
             try c.validate()
             return c
         }
@@ -79,7 +86,7 @@ package struct CoordinatorCommand: AsyncParsableCommand {
         @OptionGroup var settings: Settings
 
         func run() async throws {
-            let configuration = try resolveOrExit(settings)
+            let configuration = try await resolveOrExit(settings)
             let logger = bootstrapLogging(configuration.logLevel)
             let coordinator = try startOrExit {
                 try buildApplication(configuration: configuration, logger: logger)
@@ -99,7 +106,7 @@ package struct CoordinatorCommand: AsyncParsableCommand {
         @OptionGroup var settings: Settings
 
         func run() async throws {
-            let configuration = try resolveOrExit(settings)
+            let configuration = try await resolveOrExit(settings)
             let logger = bootstrapLogging(configuration.logLevel)
             let keys = try configuration.objectKeys()
             let catalog = try SQLiteCatalog(
@@ -120,8 +127,8 @@ package struct CoordinatorCommand: AsyncParsableCommand {
 }
 
 /// Configuration mistakes become one line naming the setting and `ExitStatus.configuration`.
-private func resolveOrExit(_ settings: CoordinatorCommand.Settings) throws -> CoordinatorConfiguration {
-    do { return try settings.resolve() } catch let error as ConfigurationError {
+private func resolveOrExit(_ settings: CoordinatorCommand.Settings) async throws -> CoordinatorConfiguration {
+    do { return try await settings.resolve() } catch let error as ConfigurationError {
         FileHandle.standardError.write(Data("cassnap-coordinator: \(error)\n".utf8))
         throw ExitCode(ExitStatus.configuration)
     }

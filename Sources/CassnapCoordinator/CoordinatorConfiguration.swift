@@ -200,7 +200,11 @@ package struct CoordinatorConfiguration: Sendable, Hashable {
         }
         _ = try objectKeys()
         if store.isEmpty {
-            throw ConfigurationError(field: "store", message: "an object store URL is required")
+            throw ConfigurationError(
+                field: "store",
+                message:
+                    "an object store URL is required (on EC2 or GCE, BUCKET_NAME in the environment names the bucket)"
+            )
         }
         if agentToken.isEmpty {
             throw ConfigurationError(

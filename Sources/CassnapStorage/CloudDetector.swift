@@ -67,6 +67,13 @@ package struct CloudDetector: Sendable {
         return .some(response.status == 200 ? response.bodyText : nil)
     }
 
+    /// `defaultStoreURL(for: detect())`, for an agent or coordinator configured without a store.
+    /// The metadata servers are asked only when `BUCKET_NAME` is set: otherwise nil at once.
+    package func detectedDefaultStore() async -> String? {
+        guard let bucket = environment["BUCKET_NAME"], !bucket.isEmpty else { return nil }
+        return defaultStoreURL(for: await detect())
+    }
+
     /// The store to use when none was configured: the seed tool's `BUCKET_NAME` on the
     /// detected cloud. Nil when there is no cloud or no bucket name.
     package func defaultStoreURL(for cloud: Cloud) -> String? {

@@ -39,6 +39,45 @@ import Testing
         await S.waitUntil(timeout: timeout) { !process.isRunning }
     }
 
+    /// No store configured, BUCKET_NAME set, and EC2's metadata server (a local stand-in)
+    /// answering: the agent backs up to s3://BUCKET_NAME in the instance's region.
+    @Test(.enabled(if: TestServers.s3Enabled, "needs moto_server: run `make test`"))
+    func withoutAStoreBucketNameOnEC2NamesTheBucket() async throws {
+        try await TemporaryDirectory.with { root in
+            let node = try AgentStormTests.buildNode(root, keyspaces: 1, tables: 1, sstables: 2)
+            try FakeNodetool(dataDirectories: node.dataDirectories).snapshot(tag: "cloud")
+            let (storeURL, environment) = try S.motoBucket("agent-cloud")
+            let bucket = try #require(URL(string: storeURL)?.host)
+            let imds = try StubHTTPServer.fakeIMDS(region: "us-east-1")
+            defer { imds.stop() }
+            let binary = try TestBinaries.url(for: "cassnap-agent")
+            let arguments = [
+                "run", "--once", "--data-dir", node.dataDirectories[0].path, "--state-dir",
+                root.appendingPathComponent("state").path, "--host-id", S.hostID, "--cluster", S.cluster,
+            ]
+            var cloud = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            cloud["AWS_EC2_METADATA_DISABLED"] = nil
+            cloud["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = imds.url
+            cloud["GCE_METADATA_HOST"] = "127.0.0.1:1"
+            cloud["AWS_ENDPOINT_URL"] = try TestServers.requireS3()
+            cloud["BUCKET_NAME"] = bucket
+            let run = try Subprocess.run(binary, arguments, environment: cloud)
+            #expect(run.exitCode == 0, "\(run.standardOutput)\(run.standardError)")
+            #expect(imds.requests.map(\.method).starts(with: ["PUT", "GET"]), "asked EC2's metadata server")
+            let store = try ObjectStoreFactory.open(
+                url: "s3://\(bucket)?endpoint=\(try TestServers.requireS3())&path-style=true",
+                environment: environment)
+            let keys = try await store.list(prefix: "").map(\.key)
+            #expect(keys.contains { $0.hasSuffix("manifest.json") }, "\(keys)")
+
+            // Without BUCKET_NAME there is no default, and the error says what to set.
+            cloud["BUCKET_NAME"] = nil
+            let none = try Subprocess.run(binary, arguments, environment: cloud)
+            #expect(none.exitCode == ExitStatus.configuration)
+            #expect(none.standardError.contains("store") && none.standardError.contains("BUCKET_NAME"))
+        }
+    }
+
     @Test func runOnceExitCodes() async throws {
         try await TemporaryDirectory.with { root in
             let node = try AgentStormTests.buildNode(root, keyspaces: 1, tables: 2, sstables: 2)

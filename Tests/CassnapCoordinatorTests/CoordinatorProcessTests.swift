@@ -280,3 +280,48 @@ struct CoordinatorProcessTests {
         }
     }
 }
+
+/// No store configured, BUCKET_NAME set, on EC2 (its metadata server as a local stand-in):
+/// the coordinator uses s3://BUCKET_NAME, as the agent does.
+@Suite struct CoordinatorCloudStoreTests {
+    @Test(.enabled(if: TestServers.s3Enabled, "needs moto_server: run `make test`"))
+    func withoutAStoreBucketNameOnEC2NamesTheBucket() async throws {
+        try await TemporaryDirectory.with { dir in
+            let endpoint = try TestServers.requireS3()
+            let bucket = "coordinator-cloud-\(UInt32.random(in: 0...UInt32.max))"
+            let created = try Subprocess.run(
+                URL(fileURLWithPath: "/usr/bin/curl"), ["-sf", "-X", "PUT", "\(endpoint)/\(bucket)"])
+            #expect(created.exitCode == 0, "\(created.standardError)")
+            let imds = try StubHTTPServer.fakeIMDS(region: "us-east-1")
+            defer { imds.stop() }
+            var environment = ProcessInfo.processInfo.environment
+            environment.merge([
+                "AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.url, "GCE_METADATA_HOST": "127.0.0.1:1",
+                "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "BUCKET_NAME": bucket, "CASSNAP_AGENT_TOKEN": "cloud-agent-token-0123",
+                "CASSNAP_ADMIN_TOKEN": "cloud-admin-token-0123",
+            ]) { $1 }
+            environment["AWS_EC2_METADATA_DISABLED"] = nil
+            let binary = try TestBinaries.url(for: "cassnap-coordinator")
+            let arguments = [
+                "rebuild", "--db", dir.appendingPathComponent("catalog.sqlite").path, "--cluster", "c1",
+            ]
+            let rebuilt = try Subprocess.run(binary, arguments, environment: environment)
+            #expect(rebuilt.exitCode == 0, "\(rebuilt.standardOutput)\(rebuilt.standardError)")
+            #expect(rebuilt.standardOutput.contains("rebuilt 0 snapshots"), "\(rebuilt.standardOutput)")
+            #expect(imds.requests.map(\.method).starts(with: ["PUT", "GET"]), "asked EC2's metadata server")
+
+            // A bucket that does not exist is reached, and refused, by name: the store is s3://BUCKET_NAME.
+            environment["BUCKET_NAME"] = bucket + "-missing"
+            let missing = try Subprocess.run(binary, arguments, environment: environment)
+            #expect(missing.exitCode != 0)
+            #expect(missing.standardError.contains(bucket + "-missing"), "\(missing.standardError)")
+
+            environment["BUCKET_NAME"] = nil
+            let none = try Subprocess.run(binary, arguments, environment: environment)
+            #expect(none.exitCode == ExitStatus.configuration, "\(none.standardError)")
+            #expect(none.standardError.contains("BUCKET_NAME"), "\(none.standardError)")
+        }
+    }
+}

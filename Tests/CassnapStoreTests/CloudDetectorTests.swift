@@ -6,26 +6,6 @@ import Testing
 
 /// Cloud detection against small local stand-ins of the metadata services.
 @Suite struct CloudDetectorTests {
-    /// EC2's IMDSv2: a token from PUT, then reads that must carry it.
-    static func fakeIMDS() throws -> StubHTTPServer {
-        try StubHTTPServer { request in
-            switch (request.method, request.path) {
-            case ("PUT", "/latest/api/token"):
-                guard request.headers["x-aws-ec2-metadata-token-ttl-seconds"] != nil else {
-                    return .init(status: 400)
-                }
-                return .init(body: "token-123")
-            case ("GET", "/latest/meta-data/placement/region"):
-                guard request.headers["x-aws-ec2-metadata-token"] == "token-123" else {
-                    return .init(status: 401)
-                }
-                return .init(body: "eu-west-3")
-            default:
-                return .init(status: 404)
-            }
-        }
-    }
-
     static func fakeGCE(flavor: String = "Google") throws -> StubHTTPServer {
         try StubHTTPServer { request in
             guard request.headers["metadata-flavor"] == "Google" else { return .init(status: 403) }
@@ -38,7 +18,7 @@ import Testing
     static func closedPort() throws -> String { "127.0.0.1:1" }
 
     @Test func awsIsDetectedThroughIMDSv2WithItsRegion() async throws {
-        let imds = try Self.fakeIMDS()
+        let imds = try StubHTTPServer.fakeIMDS()
         let detector = CloudDetector(environment: [
             "AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.url, "GCE_METADATA_HOST": try Self.closedPort(),
             "BUCKET_NAME": "backups",
@@ -80,7 +60,7 @@ import Testing
     }
 
     @Test func imdsCanBeSwitchedOff() async throws {
-        let imds = try Self.fakeIMDS()
+        let imds = try StubHTTPServer.fakeIMDS()
         let cloud = await CloudDetector(environment: [
             "AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.url, "AWS_EC2_METADATA_DISABLED": "true",
             "GCE_METADATA_HOST": try Self.closedPort(),
