@@ -42,20 +42,23 @@ let package = Package(
         // HTTP client over libcurl.
         .target(name: "CassnapHTTP", dependencies: ["CCurl", "CassnapCore"]),
         // The ObjectStore protocol and its filesystem / in-memory stores.
-        .target(name: "CassnapStore", dependencies: ["CassnapCore", "CassnapCrypto"]),
+        .target(name: "CassnapObjectStore", dependencies: ["CassnapCore", "CassnapCrypto"]),
         // CRC32C (Castagnoli) with SSE4.2, for GCS object checksums.
         .target(name: "CCRC32C"),
         // S3 and S3-compatible stores: SigV4, multipart with resume, the AWS credentials chain.
-        .target(name: "CassnapS3", dependencies: ["CassnapStore", "CassnapHTTP", "CassnapCrypto"]),
+        .target(name: "CassnapS3", dependencies: ["CassnapObjectStore", "CassnapHTTP", "CassnapCrypto"]),
         // GCS JSON API: resumable uploads, service-account and metadata-server credentials.
         .target(
-            name: "CassnapGCS", dependencies: ["CassnapStore", "CassnapHTTP", "CassnapCrypto", "CCRC32C"]),
+            name: "CassnapGCS",
+            dependencies: ["CassnapObjectStore", "CassnapHTTP", "CassnapCrypto", "CCRC32C"]),
         // One function from a store URL to a store (with retry, concurrency and bandwidth
         // wrappers), and cloud detection.
         .target(
-            name: "CassnapStorage", dependencies: ["CassnapStore", "CassnapS3", "CassnapGCS", "CassnapHTTP"]),
+            name: "CassnapStoreFactory",
+            dependencies: ["CassnapObjectStore", "CassnapS3", "CassnapGCS", "CassnapHTTP"]),
         // What is in the bucket and everything that reads it back: records, manifests, checks.
-        .target(name: "CassnapRepository", dependencies: ["CassnapCore", "CassnapStore", "CassnapCrypto"]),
+        .target(
+            name: "CassnapRepository", dependencies: ["CassnapCore", "CassnapObjectStore", "CassnapCrypto"]),
         // Linux inotify watcher; depends on nothing of ours.
         .target(name: "CassnapWatcher"),
         // Types shared by agent, coordinator and CLI on the wire.
@@ -65,7 +68,7 @@ let package = Package(
         .target(
             name: "CassnapAgent",
             dependencies: [
-                "CassnapCore", "CassnapAPI", "CassnapClient", "CassnapStore", "CassnapStorage",
+                "CassnapCore", "CassnapAPI", "CassnapClient", "CassnapObjectStore", "CassnapStoreFactory",
                 "CassnapWatcher", "CassnapCrypto", "CassnapRepository", "CassnapCLI",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -77,7 +80,7 @@ let package = Package(
         .target(
             name: "CassnapCoordinator",
             dependencies: [
-                "CassnapCore", "CassnapAPI", "CassnapStore", "CassnapStorage", "CassnapRepository",
+                "CassnapCore", "CassnapAPI", "CassnapObjectStore", "CassnapStoreFactory", "CassnapRepository",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -95,7 +98,7 @@ let package = Package(
         .target(
             name: "CassnapCLI",
             dependencies: [
-                "CassnapCore", "CassnapAPI", "CassnapClient", "CassnapStore", "CassnapStorage",
+                "CassnapCore", "CassnapAPI", "CassnapClient", "CassnapObjectStore", "CassnapStoreFactory",
                 "CassnapRepository",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
@@ -119,14 +122,15 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]),
         .testTarget(
-            name: "CassnapStoreTests",
+            name: "CassnapObjectStoreTests",
             dependencies: [
-                "CassnapStore", "CassnapStorage", "CassnapS3", "CassnapGCS", "CassnapHTTP", "CassnapCrypto",
+                "CassnapObjectStore", "CassnapStoreFactory", "CassnapS3", "CassnapGCS", "CassnapHTTP",
+                "CassnapCrypto",
                 "CassnapTestSupport",
             ]),
         .testTarget(
             name: "CassnapS3Tests",
-            dependencies: ["CassnapS3", "CassnapStore", "CassnapCrypto", "CassnapTestSupport"],
+            dependencies: ["CassnapS3", "CassnapObjectStore", "CassnapCrypto", "CassnapTestSupport"],
             resources: [.copy("Fixtures")]),
         .testTarget(
             name: "CassnapGCSTests",
@@ -134,7 +138,8 @@ let package = Package(
         .testTarget(
             name: "CassnapAgentTests",
             dependencies: [
-                "CassnapAgent", "CassnapAPI", "CassnapCore", "CassnapStore", "CassnapStorage", "CassnapS3",
+                "CassnapAgent", "CassnapAPI", "CassnapCore", "CassnapObjectStore", "CassnapStoreFactory",
+                "CassnapS3",
                 "CassnapCrypto", "CassnapRepository", "CassnapTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]),
@@ -142,14 +147,15 @@ let package = Package(
             name: "CassnapCoordinatorTests",
             dependencies: [
                 "CassnapCoordinator", "CassnapAPI", "CassnapClient", "CassnapCLI", "CassnapCore",
-                "CassnapStore",
+                "CassnapObjectStore",
                 "CassnapTestSupport",
                 .product(name: "Yams", package: "Yams"), .product(name: "GRDB", package: "GRDB.swift"),
             ]),
         .testTarget(
             name: "CassnapRepositoryTests",
             dependencies: [
-                "CassnapRepository", "CassnapCore", "CassnapStore", "CassnapCrypto", "CassnapTestSupport",
+                "CassnapRepository", "CassnapCore", "CassnapObjectStore", "CassnapCrypto",
+                "CassnapTestSupport",
             ]),
         .testTarget(
             name: "CassnapWatcherTests",

@@ -1,6 +1,6 @@
 import CassnapCore
-import CassnapStorage
-import CassnapStore
+import CassnapObjectStore
+import CassnapStoreFactory
 import CassnapWatcher
 import Foundation
 import GRDB

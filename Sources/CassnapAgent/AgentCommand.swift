@@ -1,7 +1,7 @@
 import ArgumentParser
 import CassnapAPI
 import CassnapCore
-import CassnapStorage
+import CassnapStoreFactory
 import Foundation
 import Logging
 import ServiceLifecycle

@@ -1,9 +1,9 @@
 import ArgumentParser
 import CassnapCLI
 import CassnapCore
+import CassnapObjectStore
 import CassnapRepository
-import CassnapStorage
-import CassnapStore
+import CassnapStoreFactory
 import Foundation
 
 extension AgentCommand {

@@ -1,7 +1,7 @@
 import CassnapAPI
 import CassnapCore
 import CassnapCrypto
-import CassnapStore
+import CassnapObjectStore
 import CassnapWatcher
 import Foundation
 import Logging

@@ -1,9 +1,9 @@
 import ArgumentParser
 import CassnapAPI
 import CassnapCore
+import CassnapObjectStore
 import CassnapRepository
-import CassnapStorage
-import CassnapStore
+import CassnapStoreFactory
 import Foundation
 
 /// Where `verify` and `restore` read backups from: the store itself (`--store URL --cluster

@@ -1,7 +1,7 @@
 import CassnapAPI
 import CassnapCore
+import CassnapObjectStore
 import CassnapRepository
-import CassnapStore
 import Foundation
 import Logging
 

@@ -1,5 +1,5 @@
 import CassnapCore
-import CassnapStore
+import CassnapObjectStore
 import Logging
 
 /// Writes cluster snapshot records to the bucket, newest revision last: one writer at a time,

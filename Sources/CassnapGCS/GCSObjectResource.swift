@@ -1,4 +1,4 @@
-import CassnapStore
+import CassnapObjectStore
 import Foundation
 
 /// The fields of a JSON API object resource cassnap reads.

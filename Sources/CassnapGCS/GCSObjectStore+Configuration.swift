@@ -1,5 +1,5 @@
 import CassnapHTTP
-import CassnapStore
+import CassnapObjectStore
 import Foundation
 
 extension GCSObjectStore {

@@ -1,6 +1,6 @@
 import CassnapCrypto
 import CassnapHTTP
-import CassnapStore
+import CassnapObjectStore
 import Foundation
 
 #if canImport(Glibc)

@@ -1,5 +1,5 @@
 import CassnapCore
-import CassnapStore
+import CassnapObjectStore
 
 /// One object a manifest lists that is not as listed.
 package struct ObjectProblem: Sendable, Hashable, CustomStringConvertible {

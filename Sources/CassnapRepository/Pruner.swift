@@ -1,5 +1,5 @@
 import CassnapCore
-import CassnapStore
+import CassnapObjectStore
 import Foundation
 
 /// Which cluster snapshots to keep. A snapshot is kept when any rule keeps it; pending

@@ -1,5 +1,5 @@
 import CassnapCore
-import CassnapStore
+import CassnapObjectStore
 
 extension Repository {
     /// Deletes a cluster snapshot from the bucket: its record first, then every node's

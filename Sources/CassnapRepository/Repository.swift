@@ -1,5 +1,5 @@
 import CassnapCore
-import CassnapStore
+import CassnapObjectStore
 import Foundation
 
 /// What is in the bucket, and everything that reads it back (restic's repository layer): the
@@ -8,7 +8,7 @@ import Foundation
 /// stops a verify or a restore. The coordinator, the CLI and the agent all read through it.
 ///
 /// Owns: reading and validating documents, finding a snapshot by id or tag, checking objects.
-/// May import: CassnapCore, CassnapStore, CassnapCrypto. Never HTTP types or wire types:
+/// May import: CassnapCore, CassnapObjectStore, CassnapCrypto. Never HTTP types or wire types:
 /// failures are `RepositoryError`s, translated to statuses and exit codes at the edges.
 package struct Repository: Sendable {
     package let store: any ObjectStore

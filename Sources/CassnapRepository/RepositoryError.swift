@@ -1,5 +1,5 @@
 import CassnapCore
-import CassnapStore
+import CassnapObjectStore
 
 /// Why the repository could not answer, classified so callers know how to react: retry later
 /// (`isRetryable`), or report the damage (everything else). Translated to HTTP statuses in the

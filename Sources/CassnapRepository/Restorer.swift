@@ -1,6 +1,6 @@
 import CassnapCore
 import CassnapCrypto
-import CassnapStore
+import CassnapObjectStore
 import Foundation
 
 #if canImport(Glibc)

@@ -1,5 +1,5 @@
 import CassnapHTTP
-import CassnapStore
+import CassnapObjectStore
 import Foundation
 
 /// The `<Error>` document S3 sends with a failed request.

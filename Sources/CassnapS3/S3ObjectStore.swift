@@ -1,7 +1,7 @@
 import CassnapCore
 import CassnapCrypto
 import CassnapHTTP
-import CassnapStore
+import CassnapObjectStore
 import Foundation
 import Synchronization
 

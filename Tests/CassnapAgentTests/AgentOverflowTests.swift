@@ -1,4 +1,4 @@
-import CassnapStorage
+import CassnapStoreFactory
 import CassnapTestSupport
 import Foundation
 import Logging

@@ -1,7 +1,7 @@
 import CassnapCore
+import CassnapObjectStore
 import CassnapS3
-import CassnapStorage
-import CassnapStore
+import CassnapStoreFactory
 import CassnapTestSupport
 import Foundation
 import Testing

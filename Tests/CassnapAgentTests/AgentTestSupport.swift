@@ -1,7 +1,7 @@
 import CassnapCore
 import CassnapCrypto
-import CassnapStorage
-import CassnapStore
+import CassnapObjectStore
+import CassnapStoreFactory
 import CassnapTestSupport
 import Foundation
 import Logging

@@ -1,8 +1,8 @@
 import CassnapAPI
 import CassnapCore
 import CassnapCrypto
+import CassnapObjectStore
 import CassnapRepository
-import CassnapStore
 import CassnapTestSupport
 import Foundation
 import Testing

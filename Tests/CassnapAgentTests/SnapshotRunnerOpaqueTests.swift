@@ -1,6 +1,6 @@
 import CassnapAPI
 import CassnapCore
-import CassnapStore
+import CassnapObjectStore
 import CassnapTestSupport
 import Foundation
 import Testing

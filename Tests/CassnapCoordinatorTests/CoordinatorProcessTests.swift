@@ -3,7 +3,7 @@ import CassnapCLI
 import CassnapClient
 import CassnapCoordinator
 import CassnapCore
-import CassnapStore
+import CassnapObjectStore
 import CassnapTestSupport
 import Foundation
 import Testing

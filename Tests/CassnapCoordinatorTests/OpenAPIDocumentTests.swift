@@ -1,5 +1,5 @@
 import CassnapCoordinator
-import CassnapStore
+import CassnapObjectStore
 import CassnapTestSupport
 import Foundation
 import Testing

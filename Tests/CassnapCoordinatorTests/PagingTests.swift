@@ -2,7 +2,7 @@ import CassnapAPI
 import CassnapCLI
 import CassnapCoordinator
 import CassnapCore
-import CassnapStore
+import CassnapObjectStore
 import CassnapTestSupport
 import Foundation
 import Testing

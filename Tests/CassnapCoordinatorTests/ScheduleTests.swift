@@ -1,7 +1,7 @@
 import CassnapAPI
 import CassnapCoordinator
 import CassnapCore
-import CassnapStore
+import CassnapObjectStore
 import CassnapTestSupport
 import Foundation
 import Testing

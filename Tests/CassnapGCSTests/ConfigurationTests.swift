@@ -1,4 +1,4 @@
-import CassnapStore
+import CassnapObjectStore
 import Testing
 
 @testable import CassnapGCS

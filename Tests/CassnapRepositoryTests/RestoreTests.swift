@@ -1,7 +1,7 @@
 import CassnapCore
 import CassnapCrypto
+import CassnapObjectStore
 import CassnapRepository
-import CassnapStore
 import CassnapTestSupport
 import Foundation
 import Testing

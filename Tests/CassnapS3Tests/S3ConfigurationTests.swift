@@ -1,4 +1,4 @@
-import CassnapStore
+import CassnapObjectStore
 import Foundation
 import Testing
 

@@ -1,7 +1,7 @@
 import ArgumentParser
 import CassnapCore
-import CassnapStorage
-import CassnapStore
+import CassnapObjectStore
+import CassnapStoreFactory
 import Foundation
 import Synchronization
 

@@ -1,6 +1,6 @@
 import CassnapGCS
+import CassnapObjectStore
 import CassnapS3
-import CassnapStore
 import CassnapTestSupport
 import Foundation
 

@@ -1,6 +1,6 @@
 import CassnapGCS
+import CassnapObjectStore
 import CassnapS3
-import CassnapStore
 import Foundation
 
 /// Settings that apply whichever backend a URL names. Each wrapper is optional.

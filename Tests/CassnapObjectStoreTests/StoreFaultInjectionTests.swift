@@ -1,7 +1,7 @@
 import CassnapCrypto
 import CassnapGCS
+import CassnapObjectStore
 import CassnapS3
-import CassnapStore
 import CassnapTestSupport
 import Foundation
 import Testing

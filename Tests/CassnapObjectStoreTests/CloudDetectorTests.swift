@@ -1,5 +1,5 @@
-import CassnapStorage
-import CassnapStore
+import CassnapObjectStore
+import CassnapStoreFactory
 import CassnapTestSupport
 import Foundation
 import Testing

@@ -1,5 +1,5 @@
 import CassnapCrypto
-import CassnapStore
+import CassnapObjectStore
 import CassnapTestSupport
 import Foundation
 

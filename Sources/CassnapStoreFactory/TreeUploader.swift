@@ -1,4 +1,4 @@
-import CassnapStore
+import CassnapObjectStore
 import Foundation
 
 /// Uploads every regular file below a directory to a store, `transfers` at a time, keys being
