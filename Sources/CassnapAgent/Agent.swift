@@ -103,7 +103,11 @@ package final class Agent: Service, Sendable {
         try await refreshBucketListing()
         try await queuePendingRows()
         let watcher = try RecursiveWatcher(
-            configuration: .init(roots: configuration.dataDirectories, shouldWatch: shouldWatch))
+            configuration: .init(
+                roots: configuration.dataDirectories,
+                shouldWatch: { [filter = WatchFilter(configuration: configuration)] in
+                    filter.shouldDescend(into: $0)
+                }))
         let events = watcher.start()
         let stopped = StopFlag()
 
@@ -231,7 +235,7 @@ package final class Agent: Service, Sendable {
         }
     }
 
-    private func summaryMetadata() -> Logger.Metadata {
+    func summaryMetadata() -> Logger.Metadata {
         let s = shipper.stats
         return [
             "upload.files": "\(s.uploadedFiles.load(ordering: .relaxed))",
@@ -242,232 +246,6 @@ package final class Agent: Service, Sendable {
             "upload.failed": "\(s.failed.load(ordering: .relaxed))",
             "upload.collisions": "\(s.collisions.load(ordering: .relaxed))",
         ]
-    }
-
-    // MARK: --once
-
-    package struct OnceSummary: Sendable, CustomStringConvertible {
-        package var uploaded: Int
-        package var uploadedBytes: Int
-        package var alreadyStored: Int
-        package var vanished: Int
-        package var failed: [String]
-        package var pending: [String]
-        /// Live SSTable components whose transaction never committed during the run.
-        package var incomplete: [String]
-
-        package var succeeded: Bool { failed.isEmpty && pending.isEmpty && incomplete.isEmpty }
-
-        package var description: String {
-            var text =
-                "uploaded \(uploaded) files (\(uploadedBytes) bytes), \(alreadyStored) already stored, "
-                + "\(vanished) vanished before upload, \(failed.count) failed, \(pending.count) still pending, "
-                + "\(incomplete.count) live files incomplete"
-            for path in failed.prefix(20) { text += "\n  failed: \(path)" }
-            for path in pending.prefix(20) { text += "\n  pending: \(path)" }
-            for path in incomplete.prefix(20) { text += "\n  incomplete: \(path)" }
-            return text
-        }
-    }
-
-    /// Scans, uploads everything pending and returns what happened (backfill, tablesnap `-B`).
-    package func runOnce() async throws -> OnceSummary {
-        try await refreshBucketListing()
-        try await queuePendingRows(includingFailed: true)
-        try await scanDisk()
-        await queue.finishWhenDrained()
-        await shipper.runWorkers()
-        let s = shipper.stats
-        let aliases = s.aliases.load(ordering: .relaxed) + s.foundInBucket.load(ordering: .relaxed)
-        let summary = OnceSummary(
-            uploaded: s.uploadedFiles.load(ordering: .relaxed),
-            uploadedBytes: s.uploadedBytes.load(ordering: .relaxed),
-            alreadyStored: aliases, vanished: s.vanished.load(ordering: .relaxed),
-            failed: try state.paths(status: .failed).sorted(),
-            pending: try state.paths(status: .pending).sorted(),
-            // Only what was asked for: live files not shipped cannot leave the run incomplete.
-            incomplete: configuration.watch.live ? await ingestor.waitingPaths() : [])
-        await writeMetrics(watches: 0)
-        logger.info("Backfill finished", metadata: summaryMetadata())
-        return summary
-    }
-
-    // MARK: scanning and reconcile
-
-    /// Directories to descend into: the layout's watched directories, minus filtered ones.
-    var shouldWatch: @Sendable (String) -> Bool {
-        let configuration = configuration
-        return { path in
-            guard
-                let dataPath = try? DataPath.classify(
-                    path: path, dataDirectories: configuration.dataDirectories, isDirectory: true),
-                dataPath.isWatched
-            else { return false }
-            if let keyspace = dataPath.keyspace, !configuration.tables.allows(keyspace: keyspace) {
-                return false
-            }
-            if let table = dataPath.table,
-                !configuration.tables.allows(keyspace: table.keyspace, table: table.table)
-            {
-                return false
-            }
-            switch dataPath.kind {
-            case .snapshotsDirectory: return configuration.watch.snapshots
-            case .snapshotDirectory:
-                return dataPath.snapshotTag.map { configuration.snapshotTags.shouldShip(tag: $0) } ?? false
-            case .backupsDirectory: return configuration.watch.backups
-            case .indexDirectory:
-                if case .live = dataPath.location { return configuration.watch.live }
-                return true
-            default: return true
-            }
-        }
-    }
-
-    /// Every file below the data directories, fed to the ingestor like watcher events.
-    func scanDisk() async throws {
-        var batch: [WatchEvent] = []
-        let filter = shouldWatch
-        for root in configuration.dataDirectories {
-            var stack = [root]
-            while let directory = stack.popLast() {
-                for entry in DirectoryListing.entries(of: directory) ?? [] {
-                    if entry.hasInvalidName {
-                        batch.append(.entrySkipped(entry.path, .nameNotUTF8))
-                        continue
-                    }
-                    switch entry.kind {
-                    case .directory: if filter(entry.path) { stack.append(entry.path) }
-                    case .regularFile: batch.append(.fileAppeared(entry.path))
-                    case .other(let kind): batch.append(.entrySkipped(entry.path, .notARegularFile(kind)))
-                    }
-                    if batch.count >= 4096 {
-                        try await ingestor.handle(batch)
-                        batch.removeAll(keepingCapacity: true)
-                    }
-                }
-            }
-        }
-        if !batch.isEmpty { try await ingestor.handle(batch) }
-    }
-
-    private func queuePendingRows(includingFailed: Bool = false) async throws {
-        if includingFailed {
-            try await state.pool.write { db in
-                try db.execute(
-                    cached: "UPDATE files SET status = 'pending', attempts = 0 WHERE status = 'failed'")
-            }
-        }
-        await queue.rescanDatabase()
-    }
-
-    /// Replaces the cache of this node's keys with a fresh listing, read page by page into a
-    /// temporary table (a node's listing is never held in memory). Keys this agent recorded
-    /// after the listing started stay even if the listing missed them: their page may have been
-    /// fetched before the upload, and forgetting them would let a reused name overwrite them.
-    /// Objects this agent uploaded before the listing started but that the bucket no longer has
-    /// go back to pending.
-    func refreshBucketListing() async throws {
-        let started = Date().timeIntervalSince1970
-        let table = "temp.bucket_listing_\(UInt32.random(in: 0...UInt32.max))"
-        try await state.pool.write { db in
-            try db.execute(
-                sql: "CREATE TABLE \(table) (key TEXT PRIMARY KEY, size INTEGER NOT NULL, sha256 TEXT)")
-        }
-        let lost: Int
-        do {
-            try await store.listPages(prefix: keys.nodeRoot(host)) { page in
-                try await state.pool.write { db in
-                    let insert = try db.makeStatement(
-                        sql: "INSERT OR REPLACE INTO \(table) (key, size, sha256) VALUES (?, ?, ?)")
-                    for object in page {
-                        try insert.execute(arguments: [object.key, object.size, object.sha256])
-                    }
-                }
-            }
-            lost = try await state.pool.write { db -> Int in
-                try db.execute(
-                    sql: """
-                        DELETE FROM bucket_objects WHERE key NOT IN (SELECT key FROM \(table))
-                        AND (recorded_at IS NULL OR recorded_at < ?)
-                        """,
-                    arguments: [started])
-                // A size that changed makes the remembered checksum stale.
-                try db.execute(
-                    sql: """
-                        INSERT INTO bucket_objects (key, size, sha256)
-                        SELECT key, size, sha256 FROM \(table) WHERE true
-                        ON CONFLICT(key) DO UPDATE SET
-                            sha256 = CASE WHEN excluded.sha256 IS NOT NULL THEN excluded.sha256
-                                WHEN bucket_objects.size = excluded.size THEN bucket_objects.sha256 END,
-                            size = excluded.size
-                        """)
-                let gone = try String.fetchAll(
-                    db,
-                    sql: """
-                        SELECT object_key FROM objects
-                        WHERE uploaded_at < ? AND object_key NOT IN (SELECT key FROM \(table))
-                        """,
-                    arguments: [started])
-                for key in gone {
-                    try db.execute(cached: "DELETE FROM objects WHERE object_key = ?", arguments: [key])
-                    try db.execute(
-                        cached: "UPDATE files SET status = 'pending', object_key = NULL WHERE object_key = ?",
-                        arguments: [key])
-                }
-                try db.execute(sql: "DROP TABLE \(table)")
-                return gone.count
-            }
-        } catch {
-            try? await state.pool.write { db in try db.execute(sql: "DROP TABLE IF EXISTS \(table)") }
-            throw error
-        }
-        metrics.lostObjects.add(lost, ordering: .relaxed)
-        if lost > 0 {
-            logger.warning(
-                "Objects missing from the bucket will be uploaded again",
-                metadata: ["objects.lost": "\(lost)"])
-        }
-    }
-
-    /// Disk vs state vs bucket: finds what inotify missed, what the bucket lost, and forgets
-    /// paths that are gone.
-    package func reconcile() async throws {
-        logger.debug("Reconcile starting")
-        try await refreshBucketListing()
-        try await scanDisk()
-        try await ingestor.closeVanishedLiveSSTables()
-        try await queuePendingRows(includingFailed: true)
-        // Paths already handled that left the disk: their objects (and dedup rows) stay.
-        // Read in windows of rowids, so a node of a million files is not held in memory.
-        var after: Int64 = 0
-        var forgotten = 0
-        while true {
-            let rows = try state.pool.read { db in
-                try Row.fetchAll(
-                    db.cachedStatement(
-                        sql: """
-                            SELECT rowid, path FROM files WHERE status IN ('uploaded', 'vanished') AND rowid > ?
-                            ORDER BY rowid LIMIT 4096
-                            """),
-                    arguments: [after])
-            }
-            guard let last = rows.last else { break }
-            after = last[0]
-            let gone = rows.map { $0[1] as String }.filter { FileIdentity.of(path: $0) == nil }
-            if gone.isEmpty { continue }
-            forgotten += gone.count
-            try await state.pool.write { db in
-                for path in gone {
-                    try db.execute(
-                        cached: "DELETE FROM files WHERE path = ? AND status IN ('uploaded', 'vanished')",
-                        arguments: [path])
-                }
-            }
-        }
-        metrics.forgottenPaths.add(forgotten, ordering: .relaxed)
-        metrics.reconciles.add(1, ordering: .relaxed)
-        logger.debug("Reconcile finished", metadata: ["files.forgotten": "\(forgotten)"])
     }
 }
 

@@ -195,6 +195,28 @@ package final class AgentState: Sendable {
         }
     }
 
+    /// The records of those of `paths` the state knows, by path, read without holding a
+    /// thread: a loop that waits for uploads must not block a cooperative thread in a read
+    /// while the shipper's own reads wait for one to resume on.
+    package func files(paths: some Collection<String>) async throws -> [String: FileRecord] {
+        let paths = Array(paths)
+        return try await pool.read { db in
+            var records: [String: FileRecord] = [:]
+            for start in stride(from: 0, to: paths.count, by: 500) {
+                let chunk = Array(paths[start..<min(start + 500, paths.count)])
+                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                for row in try Row.fetchAll(
+                    db, sql: "SELECT * FROM files WHERE path IN (\(marks))",
+                    arguments: StatementArguments(chunk))
+                {
+                    let record = FileRecord(row: row)
+                    records[record.path] = record
+                }
+            }
+            return records
+        }
+    }
+
     package func files(status: Status? = nil) throws -> [FileRecord] {
         try pool.read { db in
             if let status {

@@ -64,7 +64,7 @@ struct SettledSnapshots: Sendable {
                 seen[tag] = Seen(fingerprint: fingerprint, since: now)
                 continue
             }
-            guard now - earlier.since >= settle, allUploaded(listing.files) else { continue }
+            guard now - earlier.since >= settle, await allUploaded(listing.files) else { continue }
             if info == nil { info = await nodetool.nodeInfo() }
             guard let info, !info.tokens.isEmpty else {
                 logger.debug(
@@ -113,8 +113,9 @@ struct SettledSnapshots: Sendable {
         }
     }
 
-    private func allUploaded(_ paths: [String]) -> Bool {
-        paths.allSatisfy { (try? agent.state.file(path: $0))??.status == .uploaded }
+    private func allUploaded(_ paths: [String]) async -> Bool {
+        guard let records = try? await agent.state.files(paths: paths) else { return false }
+        return paths.allSatisfy { records[$0]?.status == .uploaded }
     }
 
     /// Every `<table>/snapshots/<tag>` name in the data directories.

@@ -227,8 +227,7 @@ struct SnapshotRunner: Sendable {
         var waiting = Set(paths)
         var done: [String: AgentState.FileRecord] = [:]
         while true {
-            for path in waiting {
-                guard let record = try agent.state.file(path: path) else { continue }
+            for (path, record) in try await agent.state.files(paths: waiting) {
                 switch record.status {
                 case .uploaded:
                     done[path] = record
