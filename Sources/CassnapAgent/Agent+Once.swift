@@ -12,8 +12,8 @@ extension Agent {
             uploaded: s.uploadedFiles.load(ordering: .relaxed),
             uploadedBytes: s.uploadedBytes.load(ordering: .relaxed),
             alreadyStored: aliases, vanished: s.vanished.load(ordering: .relaxed),
-            failed: try state.paths(status: .failed).sorted(),
-            pending: try state.paths(status: .pending).sorted(),
+            failed: try await state.paths(status: .failed).sorted(),
+            pending: try await state.paths(status: .pending).sorted(),
             // Only what was asked for: live files not shipped cannot leave the run incomplete.
             incomplete: configuration.watch.live ? await ingestor.waitingPaths() : [])
         await writeMetrics(watches: 0)

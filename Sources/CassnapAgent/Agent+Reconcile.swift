@@ -76,7 +76,7 @@ extension Agent {
         var after: Int64 = 0
         var forgotten = 0
         while true {
-            let rows = try state.handledPaths(afterRowID: after, limit: 4096)
+            let rows = try await state.handledPaths(afterRowID: after, limit: 4096)
             guard let last = rows.last else { break }
             after = last.rowID
             let gone = rows.map(\.path).filter { FileIdentity.of(path: $0) == nil }

@@ -111,62 +111,51 @@ package final class Agent: Service, Sendable {
         let events = watcher.start()
         let stopped = StopFlag()
 
-        await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                // Graceful shutdown (SIGTERM) or cancellation: stop watching and hand out no more
-                // work; uploads in flight finish, the rest stays pending in the database.
-                try? await gracefulShutdown()
-                self.logger.info("Agent draining: finishing uploads in flight")
-                stopped.set()
-                watcher.stop()
-                await watcher.stopped()
-                await self.queue.close()
-                return true
-            }
-            group.addTask {
-                await self.shipper.runWorkers()
-                return true
-            }
-            group.addTask {
-                for await batch in events {
-                    do { try await self.ingestor.handle(batch) } catch {
-                        self.logger.error(
-                            "Could not record watcher events", metadata: ["error.message": "\(error)"])
-                    }
-                    // An idle watcher's once-a-second "caught up" is not work (no heap to trim).
-                    if batch.contains(where: { if case .caughtUp = $0 { false } else { true } }) {
-                        self.activity.add(1, ordering: .relaxed)
-                    }
-                }
-                return true
-            }
-            group.addTask {
-                await self.periodicWork(stopped: stopped, watches: { watcher.watchCount })
-                return false
-            }
+        await withDiscardingTaskGroup { helpers in
+            helpers.addTask { await self.periodicWork(stopped: stopped, watches: { watcher.watchCount }) }
             if self.configuration.watch.snapshots && self.configuration.snapshotSettle.seconds > 0 {
                 let settled = SettledSnapshots(
-                    agent: self, nodetool: Nodetool(executable: self.configuration.nodetool),
+                    node: self.context, tagFilter: self.configuration.snapshotTags,
+                    nodetool: Nodetool(executable: self.configuration.nodetool),
                     settle: self.configuration.snapshotSettle.duration, logger: self.logger)
-                group.addTask {
-                    await settled.run(stopped: { stopped.isSet })
-                    return false
-                }
+                helpers.addTask { await settled.run(stopped: { stopped.isSet }) }
             }
             if let link = self.coordinatorLink() {
-                group.addTask {
-                    await link.run(stopped: { stopped.isSet })
-                    return false
+                helpers.addTask { await link.run(stopped: { stopped.isSet }) }
+            }
+            // The pipeline: it ends when the shutdown has stopped the watcher and every upload in
+            // flight has finished. The helpers above serve it and stop with it.
+            await withDiscardingTaskGroup { pipeline in
+                pipeline.addTask {
+                    // Graceful shutdown (SIGTERM) or cancellation: stop watching and hand out no
+                    // more work; uploads in flight finish, the rest stays pending in the database.
+                    try? await gracefulShutdown()
+                    self.logger.info("Agent draining: finishing uploads in flight")
+                    stopped.set()
+                    watcher.stop()
+                    await watcher.stopped()
+                    await self.queue.close()
                 }
+                pipeline.addTask { await self.shipper.runWorkers() }
+                pipeline.addTask { await self.ingest(events) }
             }
-            var finished = 0
-            for await essential in group where essential {
-                finished += 1
-                if finished == 3 { group.cancelAll() }
-            }
+            helpers.cancelAll()
         }
         if configuration.metricsTextfile != nil { await writeMetrics(watches: 0) }
         logger.info("Agent stopped", metadata: summaryMetadata())
+    }
+
+    /// Records watcher batches until the watcher stops.
+    private func ingest(_ events: AsyncStream<[WatchEvent]>) async {
+        for await batch in events {
+            do { try await ingestor.handle(batch) } catch {
+                logger.error("Could not record watcher events", metadata: ["error.message": "\(error)"])
+            }
+            // An idle watcher's once-a-second "caught up" is not work (no heap to trim).
+            if batch.contains(where: { if case .caughtUp = $0 { false } else { true } }) {
+                activity.add(1, ordering: .relaxed)
+            }
+        }
     }
 
     /// The connection to the coordinator, when one is configured; without it the agent works
@@ -182,7 +171,14 @@ package final class Agent: Service, Sendable {
                 ])
             return nil
         }
-        return CoordinatorLink(agent: self, url: url, token: token, logger: logger)
+        return coordinatorLink(url: url, token: token, logger: logger)
+    }
+
+    func coordinatorLink(url: String, token: String, logger: Logger) -> CoordinatorLink {
+        CoordinatorLink(
+            node: context, stats: shipper.stats, liveHistory: { [ingestor] in await ingestor.liveHistory },
+            url: url, token: token, caFile: configuration.coordinator.caFile,
+            nodetool: Nodetool(executable: configuration.nodetool), logger: logger)
     }
 
     /// Work done so far, as a number that changes whenever the agent did something.
@@ -221,9 +217,10 @@ package final class Agent: Service, Sendable {
             let backlog = await queue.hasBacklogInDatabase
             if ContinuousClock.now - lastReport >= .seconds(30) {
                 lastReport = .now
+                // Past the queue's window, the pending rows say how many wait.
+                let pending = backlog ? (try? await state.statusCounts())?[.pending] : nil
                 var metadata = summaryMetadata()
-                metadata["upload.queued"] =
-                    backlog ? "\((try? state.statusCounts()[.pending]) ?? queued)" : "\(queued)"
+                metadata["upload.queued"] = "\(pending ?? queued)"
                 logger.info("Progress", metadata: metadata)
             }
             // Once a burst of work has drained, hand the heap pages it used back to the kernel.

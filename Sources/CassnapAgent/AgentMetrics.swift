@@ -42,8 +42,8 @@ extension Agent {
     /// What the agent did and has waiting, as samples.
     package func metricSamples(watches: Int) async -> [AgentMetrics.Sample] {
         let s = shipper.stats
-        let counts = (try? state.statusCounts()) ?? [:]
-        let oldest = (try? state.oldestPendingSince()) ?? nil
+        let counts = (try? await state.statusCounts()) ?? [:]
+        let oldest = (try? await state.oldestPendingSince()) ?? nil
         let lastUpload = Double(s.lastUploadMilliseconds.load(ordering: .relaxed)) / 1000
         let history = await ingestor.liveHistory.interval
         func c(_ name: String, _ help: String, _ value: Int) -> AgentMetrics.Sample {

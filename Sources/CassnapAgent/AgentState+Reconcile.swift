@@ -89,8 +89,10 @@ extension AgentState {
 
     /// Uploaded or vanished paths after `rowID`, oldest first: a window of the files the
     /// reconcile checks are still on disk.
-    package func handledPaths(afterRowID rowID: Int64, limit: Int) throws -> [(rowID: Int64, path: String)] {
-        try pool.read { db in
+    package func handledPaths(afterRowID rowID: Int64, limit: Int) async throws -> [(
+        rowID: Int64, path: String
+    )] {
+        try await pool.read { db in
             try Row.fetchAll(
                 db.cachedStatement(
                     sql: """

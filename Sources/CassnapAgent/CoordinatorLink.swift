@@ -10,7 +10,11 @@ import Logging
 /// outbox first and deleted only after the coordinator accepted it, so an outage or a restart
 /// of either side loses nothing; resending is harmless because reports carry ids.
 struct CoordinatorLink: Sendable {
-    let agent: Agent
+    let node: NodeContext
+    /// Upload counters for the heartbeat.
+    let stats: ShipperStats
+    /// The stretch over which this node's live-SSTable events are complete.
+    let liveHistory: @Sendable () async -> LiveHistory
     let client: CoordinatorClient
     let nodetool: Nodetool
     let logger: Logger
@@ -18,10 +22,15 @@ struct CoordinatorLink: Sendable {
     /// While the coordinator keeps failing, each loop warns at most this often.
     var failureWarningInterval: Duration = .seconds(60)
 
-    init(agent: Agent, url: String, token: String, logger: Logger) {
-        self.agent = agent
-        client = CoordinatorClient(baseURL: url, token: token, caFile: agent.configuration.coordinator.caFile)
-        nodetool = Nodetool(executable: agent.configuration.nodetool)
+    init(
+        node: NodeContext, stats: ShipperStats, liveHistory: @escaping @Sendable () async -> LiveHistory,
+        url: String, token: String, caFile: String?, nodetool: Nodetool, logger: Logger
+    ) {
+        self.node = node
+        self.stats = stats
+        self.liveHistory = liveHistory
+        client = CoordinatorClient(baseURL: url, token: token, caFile: caFile)
+        self.nodetool = nodetool
         var logger = logger
         logger[metadataKey: "coordinator.url"] = "\(url)"
         self.logger = logger
@@ -31,7 +40,7 @@ struct CoordinatorLink: Sendable {
     func run(stopped: @escaping @Sendable () -> Bool) async {
         let info = await nodetool.nodeInfo()
         await register(info: info, stopped: stopped)
-        let runner = SnapshotRunner(agent: agent, nodetool: nodetool, info: info, logger: logger)
+        let runner = SnapshotRunner(node: node, nodetool: nodetool, info: info, logger: logger)
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.heartbeats(stopped: stopped) }
             group.addTask { await self.deliverOutbox(stopped: stopped) }
@@ -42,11 +51,11 @@ struct CoordinatorLink: Sendable {
 
     private func register(info: Nodetool.NodeInfo, stopped: () -> Bool) async {
         let registration = AgentAPI.Registration(
-            hostID: agent.host, hostname: ProcessInfo.processInfo.hostName,
-            cluster: agent.keys.cluster.rawValue,
+            hostID: node.host, hostname: ProcessInfo.processInfo.hostName,
+            cluster: node.keys.cluster.rawValue,
             datacenter: info.datacenter, rack: info.rack, tokens: info.tokens,
             cassandraVersion: info.releaseVersion,
-            dataDirectories: agent.configuration.dataDirectories, agentVersion: CassnapVersion.string)
+            dataDirectories: node.dataDirectories, agentVersion: CassnapVersion.string)
         var delay = 1.0
         var streak = FailureStreak(interval: failureWarningInterval)
         var mismatchReported = false
@@ -54,7 +63,7 @@ struct CoordinatorLink: Sendable {
             do {
                 _ = try await client.register(registration)
                 logger.info(
-                    "Registered with the coordinator", metadata: ["cluster.name": "\(agent.keys.cluster)"])
+                    "Registered with the coordinator", metadata: ["cluster.name": "\(node.keys.cluster)"])
                 return
             } catch CoordinatorClientError.api(409, "cluster_mismatch", let message) {
                 // Retrying cannot fix it; say so once, with both names and the keys that do.
@@ -63,7 +72,7 @@ struct CoordinatorLink: Sendable {
                     logger.error(
                         "The coordinator serves another cluster: not registering until the names agree",
                         metadata: [
-                            "cluster.name": "\(agent.keys.cluster)", "coordinator.answer": "\(message)",
+                            "cluster.name": "\(node.keys.cluster)", "coordinator.answer": "\(message)",
                             "hint":
                                 "set cluster in the agent's configuration (or --cluster) to the coordinator's cluster, or the other way round",
                         ])
@@ -79,10 +88,9 @@ struct CoordinatorLink: Sendable {
     private func heartbeats(stopped: () -> Bool) async {
         var streak = FailureStreak(interval: failureWarningInterval)
         while !stopped() && !Task.isCancelled {
-            let counts = (try? agent.state.statusCounts()) ?? [:]
-            let stats = agent.shipper.stats
+            let counts = (try? await node.state.statusCounts()) ?? [:]
             let now = Date()
-            let oldest = (try? agent.state.oldestPendingSince()) ?? nil
+            let oldest = (try? await node.state.oldestPendingSince()) ?? nil
             let beat = AgentAPI.Heartbeat(
                 agentTime: now, queuedFiles: counts[.pending] ?? 0,
                 oldestQueuedAge: oldest.map { max(0, now.timeIntervalSince($0)) },
@@ -90,7 +98,7 @@ struct CoordinatorLink: Sendable {
                 uploadedBytes: Int64(stats.uploadedBytes.load(ordering: .relaxed)),
                 liveHistory: await deliveredLiveHistory())
             do {
-                _ = try await client.heartbeat(agent.host, beat)
+                _ = try await client.heartbeat(node.host, beat)
                 recovered(&streak, "Heartbeats to the coordinator recovered")
             } catch {
                 failed(&streak, "Heartbeat failed", error)
@@ -102,9 +110,9 @@ struct CoordinatorLink: Sendable {
     /// The watched stretch, clipped to what the coordinator has: events still in the outbox
     /// are not there yet, so the stretch ends just before the oldest of them.
     private func deliveredLiveHistory() async -> AgentAPI.LiveHistory? {
-        guard let (since, through) = await agent.ingestor.liveHistory.interval else { return nil }
+        guard let (since, through) = await liveHistory().interval else { return nil }
         let waiting: Date?
-        do { waiting = try agent.state.oldestOutboxEntry(kind: .sstableEvents) } catch { return nil }
+        do { waiting = try await node.state.oldestOutboxEntry(kind: .sstableEvents) } catch { return nil }
         let delivered = waiting.map { min(through, $0.addingTimeInterval(-0.001)) } ?? through
         return delivered >= since ? AgentAPI.LiveHistory(since: since, through: delivered) : nil
     }
@@ -119,7 +127,7 @@ struct CoordinatorLink: Sendable {
             while !stopped() && !Task.isCancelled {
                 let commands: [AgentAPI.Command]
                 do {
-                    commands = try await client.commands(agent.host, wait: 5)
+                    commands = try await client.commands(node.host, wait: 5)
                     recovered(&streak, "Polling for commands recovered")
                 } catch {
                     failed(&streak, "Polling for commands failed", error)
@@ -129,8 +137,8 @@ struct CoordinatorLink: Sendable {
                 for command in commands {
                     guard let snapshot = command.snapshot, !inFlight.contains(command.id) else { continue }
                     let key = SnapshotRunner.progressKey(command.id)
-                    let progress = SnapshotRunner.Progress((try? agent.state.meta(key)) ?? nil)
-                    // Done: the report is in the outbox. Otherwise new, or left by a killed agent.
+                    let progress = SnapshotRunner.Progress((try? await node.state.meta(key)) ?? nil)
+                    // Done: the report is in the outbox. Otherwise new, or left by a killed node.
                     if progress == .done { continue }
                     inFlight.insert(command.id)
                     logger.info(
@@ -143,8 +151,8 @@ struct CoordinatorLink: Sendable {
                     running.addTask {
                         let report = await runner.execute(snapshot, commandID: command.id, progress: progress)
                         do {
-                            try self.queueManifestReport(report)
-                            try self.agent.state.setMeta(key, SnapshotRunner.Progress.done.text)
+                            try await self.queueManifestReport(report)
+                            try await self.node.state.setMeta(key, SnapshotRunner.Progress.done.text)
                         } catch {
                             self.logger.error(
                                 "Could not queue the manifest report", metadata: ["error.message": "\(error)"]
@@ -157,8 +165,8 @@ struct CoordinatorLink: Sendable {
         }
     }
 
-    func queueManifestReport(_ report: AgentAPI.ManifestReport) throws {
-        try agent.state.queueOutbox(kind: .manifests, report)
+    func queueManifestReport(_ report: AgentAPI.ManifestReport) async throws {
+        try await node.state.queueOutbox(kind: .manifests, report)
     }
 
     /// Sends the outbox oldest first, in batches of one kind. A batch's id is derived from its
@@ -167,7 +175,7 @@ struct CoordinatorLink: Sendable {
         let decoder = APICoding.decoder()
         var streak = FailureStreak(interval: failureWarningInterval)
         while !Task.isCancelled {
-            let entries = (try? agent.state.outbox(limit: 1000)) ?? []
+            let entries = (try? await node.state.outbox(limit: 1000)) ?? []
             guard let kind = entries.first?.kind else {
                 if stopped() { return }
                 try? await Task.sleep(for: .milliseconds(500))
@@ -181,29 +189,29 @@ struct CoordinatorLink: Sendable {
                     let items = try batch.map {
                         try decoder.decode(AgentAPI.FileReport.self, from: $0.payload)
                     }
-                    _ = try await client.reportFiles(agent.host, .init(reportID: reportID, items: items))
+                    _ = try await client.reportFiles(node.host, .init(reportID: reportID, items: items))
                 case .sstableEvents:
                     let items = try batch.map {
                         try decoder.decode(AgentAPI.SSTableEvent.self, from: $0.payload)
                     }
                     _ = try await client.reportSSTableEvents(
-                        agent.host, .init(reportID: reportID, items: items))
+                        node.host, .init(reportID: reportID, items: items))
                 case .manifests:
                     let items = try batch.map {
                         try decoder.decode(AgentAPI.ManifestReport.self, from: $0.payload)
                     }
-                    _ = try await client.reportManifests(agent.host, .init(reportID: reportID, items: items))
+                    _ = try await client.reportManifests(node.host, .init(reportID: reportID, items: items))
                 case .nodeSnapshots:
                     let items = try batch.map {
                         try decoder.decode(AgentAPI.NodeSnapshotReport.self, from: $0.payload)
                     }
                     _ = try await client.reportNodeSnapshots(
-                        agent.host, .init(reportID: reportID, items: items))
+                        node.host, .init(reportID: reportID, items: items))
                 case nil:
                     logger.error(
                         "Dropping an outbox entry of unknown kind", metadata: ["outbox.kind": "\(kind)"])
                 }
-                try agent.state.deleteOutbox(ids: batch.map(\.id))
+                try await node.state.deleteOutbox(ids: batch.map(\.id))
                 recovered(&streak, "Delivering reports recovered")
             } catch let error as CoordinatorClientError where !error.isRetryable {
                 // The coordinator refused the batch for good (a bug, not an outage): keep it for

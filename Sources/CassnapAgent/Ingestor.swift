@@ -2,7 +2,6 @@ import CassnapAPI
 import CassnapCore
 import CassnapWatcher
 import Foundation
-import GRDB
 import Logging
 
 /// Turns watcher events and scan results into `pending` rows and queued paths, one transaction
@@ -33,13 +32,6 @@ actor Ingestor {
         self.logger = logger
     }
 
-    private struct Candidate: Sendable {
-        var path: String
-        var location: AgentState.FileLocation
-        var tag: String?
-        var identity: FileIdentity
-    }
-
     private struct LiveChange: Sendable {
         var directory: String
         var sstable: String
@@ -48,7 +40,7 @@ actor Ingestor {
     }
 
     private struct Batch: Sendable {
-        var candidates: [Candidate] = []
+        var candidates: [AgentState.SeenFile] = []
         var appeared: [LiveChange] = []
         var disappeared: [LiveChange] = []
     }
@@ -175,7 +167,7 @@ actor Ingestor {
             reportEmptyDataFile(path)
         }
         batch.candidates.append(
-            Candidate(
+            AgentState.SeenFile(
                 path: path, location: AgentState.FileLocation(location), tag: dataPath.snapshotTag?.rawValue,
                 identity: identity))
     }
@@ -269,92 +261,27 @@ actor Ingestor {
         if batch.candidates.isEmpty && batch.appeared.isEmpty && batch.disappeared.isEmpty { return }
         let now = Date()
         let encoder = APICoding.encoder()
-        func event(_ kind: AgentAPI.SSTableEvent.Kind, _ change: LiveChange) throws -> Data {
-            try encoder.encode(
+        func change(_ change: LiveChange, _ kind: AgentAPI.SSTableEvent.Kind) throws
+            -> AgentState.LiveSSTableChange
+        {
+            let report = try encoder.encode(
                 AgentAPI.SSTableEvent(
                     kind: kind, keyspace: change.keyspace, table: change.table.table,
                     tableID: change.table.id,
                     sstable: change.sstable, at: now))
+            return AgentState.LiveSSTableChange(
+                directory: change.directory, sstable: change.sstable, keyspace: change.keyspace,
+                tableName: change.table.table, report: report)
         }
-        let appeared = try batch.appeared.map { ($0, try event(.appeared, $0)) }
-        let disappeared = try batch.disappeared.map { ($0, try event(.disappeared, $0)) }
-        let queued = try await state.pool.write { db -> [String] in
-            var queued: [String] = []
-            for c in batch.candidates {
-                let row = try db.fetchRow(
-                    cached: "SELECT device, inode, size, mtime_ns, status FROM files WHERE path = ?",
-                    arguments: [c.path])
-                guard let row else {
-                    try db.execute(
-                        cached: """
-                            INSERT INTO files (path, location, tag, device, inode, size, mtime_ns, status,
-                            first_seen, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)
-                            """,
-                        arguments: [
-                            c.path, c.location.rawValue, c.tag, c.identity.device, c.identity.inode,
-                            c.identity.size,
-                            c.identity.mtimeNanoseconds, now.timeIntervalSince1970, now.timeIntervalSince1970,
-                        ])
-                    queued.append(c.path)
-                    continue
-                }
-                let known = FileIdentity(
-                    device: row["device"], inode: row["inode"], size: row["size"],
-                    mtimeNanoseconds: row["mtime_ns"])
-                let status: String = row["status"]
-                if known != c.identity || status == "vanished" {
-                    try db.execute(
-                        cached: """
-                            UPDATE files SET device = ?, inode = ?, size = ?, mtime_ns = ?, status = 'pending',
-                            sha256 = NULL, object_key = NULL, attempts = 0, error = NULL, uploaded_at = NULL,
-                            updated_at = ? WHERE path = ?
-                            """,
-                        arguments: [
-                            c.identity.device, c.identity.inode, c.identity.size, c.identity.mtimeNanoseconds,
-                            now.timeIntervalSince1970, c.path,
-                        ])
-                    queued.append(c.path)
-                } else if status == "pending" {
-                    queued.append(c.path)
-                }
-            }
-            for (change, payload) in appeared {
-                try db.execute(
-                    cached: """
-                        INSERT OR IGNORE INTO live_sstables (directory, sstable, keyspace, table_name, appeared_at)
-                        VALUES (?, ?, ?, ?, ?)
-                        """,
-                    arguments: [
-                        change.directory, change.sstable, change.keyspace, change.table.table,
-                        now.timeIntervalSince1970,
-                    ])
-                if db.changesCount > 0 {
-                    try db.queueReport(.sstableEvents, payload: payload, at: now)
-                }
-            }
-            for (change, payload) in disappeared {
-                try db.execute(
-                    cached: """
-                        UPDATE live_sstables SET disappeared_at = ?
-                        WHERE directory = ? AND sstable = ? AND disappeared_at IS NULL
-                        """,
-                    arguments: [now.timeIntervalSince1970, change.directory, change.sstable])
-                if db.changesCount > 0 {
-                    try db.queueReport(.sstableEvents, payload: payload, at: now)
-                }
-            }
-            return queued
-        }
+        let queued = try await state.recordSeen(
+            files: batch.candidates, appeared: try batch.appeared.map { try change($0, .appeared) },
+            disappeared: try batch.disappeared.map { try change($0, .disappeared) }, at: now)
         await queue.add(queued)
     }
 
     /// Live SSTables recorded as present whose `Data.db` is gone (a missed removal event).
     func closeVanishedLiveSSTables() async throws {
-        let open = try await state.pool.read { db in
-            try Row.fetchAll(
-                db, sql: "SELECT directory, sstable FROM live_sstables WHERE disappeared_at IS NULL"
-            ).map { ($0["directory"] as String) + "/" + ($0["sstable"] as String) + "-Data.db" }
-        }
+        let open = try await state.openLiveSSTables().map { $0.directory + "/" + $0.sstable + "-Data.db" }
         var events: [WatchEvent] = []
         for path in open where FileIdentity.of(path: path) == nil { events.append(.fileRemoved(path)) }
         if !events.isEmpty { try await handle(events) }

@@ -24,10 +24,10 @@ struct RememberedNodeFact<Value: CustomStringConvertible & Sendable>: Sendable {
     func resolve(configured: String?, state: AgentState, logger: Logger, hint: String) async throws -> Value {
         if let configured {
             let value = try parse(configured)
-            try state.setMeta(metaKey, value.description)
+            try await state.setMeta(metaKey, value.description)
             return value
         }
-        let remembered = try state.meta(metaKey)
+        let remembered = try await state.meta(metaKey)
         do {
             let value = try await fromNodetool()
             if let remembered, remembered != value.description {
@@ -35,7 +35,7 @@ struct RememberedNodeFact<Value: CustomStringConvertible & Sendable>: Sendable {
                     "The node's \(what) changed since the last start",
                     metadata: [logKey: "\(value)", "\(logKey).previous": "\(remembered)"])
             }
-            try state.setMeta(metaKey, value.description)
+            try await state.setMeta(metaKey, value.description)
             return value
         } catch {
             if let remembered {
@@ -53,7 +53,7 @@ struct RememberedNodeFact<Value: CustomStringConvertible & Sendable>: Sendable {
     func lookUp(configured: String?, stateDirectory: String) async throws -> Value {
         if let configured { return try parse(configured) }
         if FileManager.default.fileExists(atPath: stateDirectory + "/agent.sqlite"),
-            let remembered = try? AgentState(directory: stateDirectory).meta(metaKey)
+            let remembered = try? await AgentState(directory: stateDirectory).meta(metaKey)
         {
             return try parse(remembered)
         }

@@ -18,7 +18,8 @@ import Logging
 /// again and gets a new manifest. What was written is remembered in the agent state, so a
 /// restart does not write manifests again.
 struct SettledSnapshots: Sendable {
-    let agent: Agent
+    let node: NodeContext
+    let tagFilter: SnapshotTagFilter
     let nodetool: Nodetool
     let settle: Duration
     let logger: Logger
@@ -45,17 +46,17 @@ struct SettledSnapshots: Sendable {
 
     /// One look at every tag on disk; writes the manifests of the tags that settled.
     func pass(_ seen: inout [String: Seen], now: ContinuousClock.Instant = .now) async {
-        let tags = Self.tagsOnDisk(agent.configuration.dataDirectories)
+        let tags = Self.tagsOnDisk(node.dataDirectories)
         for tag in seen.keys where !tags.contains(tag) { seen[tag] = nil }
         var info: Nodetool.NodeInfo?
         for tag in tags.sorted() {
             guard let snapshotTag = try? SnapshotTag(tag),
-                agent.configuration.snapshotTags.shouldShip(tag: snapshotTag)
+                tagFilter.shouldShip(tag: snapshotTag)
             else { continue }
-            let remembered = try? agent.state.meta(Self.stateKey(tag))
+            let remembered = try? await node.state.meta(Self.stateKey(tag))
             if remembered == Self.commanded { continue }
             let runner = SnapshotRunner(
-                agent: agent, nodetool: nodetool, info: info ?? Nodetool.NodeInfo(), logger: logger)
+                node: node, nodetool: nodetool, info: info ?? Nodetool.NodeInfo(), logger: logger)
             let listing = runner.snapshotFiles(tag: tag)
             guard !listing.files.isEmpty, listing.unshippable.isEmpty else { continue }
             let fingerprint = Self.fingerprint(listing.files)
@@ -83,7 +84,7 @@ struct SettledSnapshots: Sendable {
     {
         var logger = logger
         logger[metadataKey: "snapshot.tag"] = "\(tag)"
-        let runner = SnapshotRunner(agent: agent, nodetool: nodetool, info: info, logger: logger)
+        let runner = SnapshotRunner(node: node, nodetool: nodetool, info: info, logger: logger)
         // Taken when its newest file appeared on disk, as near as the agent can tell.
         let takenAt = files.compactMap { Self.changeTime($0) }.max() ?? Date()
         let command = AgentAPI.SnapshotCommand(
@@ -92,16 +93,16 @@ struct SettledSnapshots: Sendable {
         do {
             let manifest = try await runner.checkedManifest(
                 command: command, takenAt: takenAt, files: files, logger: logger, origin: .node)
-            let key = agent.keys.key(for: .nodeManifest(host: agent.host, tag: tag))
-            _ = try await agent.store.put(
+            let key = node.keys.key(for: .nodeManifest(host: node.host, tag: tag))
+            _ = try await node.store.put(
                 key: key, source: .bytes(Array(manifest.encoded())),
                 options: PutOptions(contentType: "application/json"))
-            try agent.state.setMeta(Self.stateKey(tag.description), "manifest:" + fingerprint)
+            try await node.state.setMeta(Self.stateKey(tag.description), "manifest:" + fingerprint)
             let all = manifest.allFiles
             logger.info(
                 "Node manifest written for a snapshot taken outside cassnap",
                 metadata: ["snapshot.files": "\(all.count)", "snapshot.manifest_key": "\(key)"])
-            try agent.state.queueOutbox(
+            try await node.state.queueOutbox(
                 kind: .nodeSnapshots,
                 AgentAPI.NodeSnapshotReport(
                     tag: tag, manifestKey: key, takenAt: takenAt, files: all.count,
@@ -114,7 +115,7 @@ struct SettledSnapshots: Sendable {
     }
 
     private func allUploaded(_ paths: [String]) async -> Bool {
-        guard let records = try? await agent.state.files(paths: paths) else { return false }
+        guard let records = try? await node.state.files(paths: paths) else { return false }
         return paths.allSatisfy { records[$0]?.status == .uploaded }
     }
 

@@ -3,7 +3,6 @@ import CassnapCore
 import CassnapCrypto
 import CassnapObjectStore
 import Foundation
-import GRDB
 import Logging
 import Synchronization
 
@@ -39,9 +38,11 @@ package final class Shipper: Sendable {
 
     var dataDirectories: [String] { configuration.dataDirectories }
 
-    /// Runs `concurrency` workers until the queue closes (or drains, in `--once`).
+    /// Runs `concurrency` workers, and the queue's delays, until the queue closes (or drains,
+    /// in `--once`).
     func runWorkers() async {
-        await withTaskGroup(of: Void.self) { group in
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.queue.runDelays() }
             for _ in 0..<configuration.upload.concurrency {
                 group.addTask {
                     while let path = await self.queue.next() {
@@ -72,17 +73,14 @@ package final class Shipper: Sendable {
 
     private func ship(_ path: String) async throws -> Outcome {
         guard
-            let record = try await state.pool.read({ db in
-                try db.fetchRow(cached: "SELECT * FROM files WHERE path = ?", arguments: [path])
-                    .map(AgentState.FileRecord.init)
-            }), record.status == .pending
+            let record = try await state.file(path: path), record.status == .pending
         else { return .finished }
         guard let identity = FileIdentity.of(path: path) else {
             try await markVanished(path)
             return .finished
         }
         if identity != record.identity {
-            try await updateIdentity(path, identity)
+            try await state.updateIdentity(path: path, to: identity)
         }
         let dataPath = try DataPath.classify(path: path, dataDirectories: dataDirectories, isDirectory: false)
         if case .snapshotMetadata = dataPath.kind {
@@ -93,7 +91,7 @@ package final class Shipper: Sendable {
                 return .finished
             }
         }
-        if let object = try await uploadedObject(identity) {
+        if let object = try await state.uploadedObject(identity) {
             try await markAlias(path, location: record.location, object: object)
             return .finished
         }
@@ -136,13 +134,8 @@ package final class Shipper: Sendable {
         return .finished
     }
 
-    struct UploadedObject: Sendable {
-        var key: String
-        var sha256: String
-    }
-
     private enum UploadResult {
-        case uploaded(UploadedObject, alreadyThere: Bool)
+        case uploaded(AgentState.StoredObject, alreadyThere: Bool)
         /// The file changed while it was read: try again later.
         case changed
         /// Another worker is writing the same key (generation reuse): try again later.
@@ -176,7 +169,7 @@ package final class Shipper: Sendable {
         for (index, key) in candidates.enumerated() {
             let existing = try await bucketSHA256(key)
             if let existing, existing == sha256 {
-                return .uploaded(UploadedObject(key: key, sha256: sha256), alreadyThere: true)
+                return .uploaded(AgentState.StoredObject(key: key, sha256: sha256), alreadyThere: true)
             }
             if existing == nil || isMetadata {
                 if index > 0 {
@@ -192,8 +185,8 @@ package final class Shipper: Sendable {
                         store: store.displayName, key: key, expected: "\(identity.size) bytes",
                         actual: "\(info.size) bytes")
                 }
-                try await rememberBucketObject(key: key, size: identity.size, sha256: sha256)
-                return .uploaded(UploadedObject(key: key, sha256: sha256), alreadyThere: false)
+                try await state.rememberBucketObject(key: key, size: identity.size, sha256: sha256)
+                return .uploaded(AgentState.StoredObject(key: key, sha256: sha256), alreadyThere: false)
             }
         }
         throw ObjectStoreError.permanent(
@@ -201,37 +194,19 @@ package final class Shipper: Sendable {
             detail: "both \(candidates.joined(separator: " and ")) hold other bytes than \(path)")
     }
 
-    /// The SHA-256 of what `key` holds, nil when absent. The agent is the only writer below its
-    /// node root, so the listing cache (refreshed at start and by reconcile) answers absence.
+    /// The SHA-256 of what `key` holds, nil when absent: the listing cache answers, and a
+    /// listed key whose checksum is not known yet is read once.
     private func bucketSHA256(_ key: String) async throws -> String? {
-        let cached = try await state.pool.read { db -> (found: Bool, sha256: String?) in
-            guard
-                let row = try db.fetchRow(
-                    cached: "SELECT sha256 FROM bucket_objects WHERE key = ?", arguments: [key])
-            else { return (false, nil) }
-            return (true, row["sha256"])
-        }
-        guard cached.found else { return nil }
+        guard let cached = try await state.cachedBucketObject(key) else { return nil }
         if let sha = cached.sha256 { return sha }
         guard let info = try await store.headIfExists(key: key) else {
-            try await state.pool.write { db in
-                try db.execute(cached: "DELETE FROM bucket_objects WHERE key = ?", arguments: [key])
-            }
+            try await state.forgetBucketObject(key)
             return nil
         }
         // An object without our checksum metadata is "other bytes" unless proven otherwise.
         let sha = info.sha256 ?? "unknown"
-        try await rememberBucketObject(key: key, size: info.size, sha256: sha)
+        try await state.rememberBucketObject(key: key, size: info.size, sha256: sha)
         return sha
-    }
-
-    private func rememberBucketObject(key: String, size: Int64, sha256: String) async throws {
-        try await state.pool.write { db in
-            try db.execute(
-                cached:
-                    "INSERT OR REPLACE INTO bucket_objects (key, size, sha256, recorded_at) VALUES (?, ?, ?, ?)",
-                arguments: [key, size, sha256, Date().timeIntervalSince1970])
-        }
     }
 
     static func hashFile(_ path: String) throws -> String {
@@ -245,53 +220,17 @@ package final class Shipper: Sendable {
 
     // MARK: state transitions
 
-    private func uploadedObject(_ identity: FileIdentity) async throws -> UploadedObject? {
-        try await state.pool.read { db in
-            try db.fetchRow(
-                cached: """
-                    SELECT object_key, sha256 FROM objects
-                    WHERE device = ? AND inode = ? AND size = ? AND mtime_ns = ?
-                    """,
-                arguments: [identity.device, identity.inode, identity.size, identity.mtimeNanoseconds]
-            ).map { UploadedObject(key: $0["object_key"], sha256: $0["sha256"]) }
-        }
-    }
-
-    private func updateIdentity(_ path: String, _ identity: FileIdentity) async throws {
-        try await state.pool.write { db in
-            try db.execute(
-                cached: """
-                    UPDATE files SET device = ?, inode = ?, size = ?, mtime_ns = ?, updated_at = ?
-                    WHERE path = ?
-                    """,
-                arguments: [
-                    identity.device, identity.inode, identity.size, identity.mtimeNanoseconds,
-                    Date().timeIntervalSince1970, path,
-                ])
-        }
-    }
-
     private func markVanished(_ path: String) async throws {
         stats.vanished.add(1, ordering: .relaxed)
         logger.info("File vanished before upload", metadata: ["file.path": "\(path)"])
-        try await state.pool.write { db in
-            try db.execute(
-                cached:
-                    "UPDATE files SET status = 'vanished', updated_at = ? WHERE path = ? AND status = 'pending'",
-                arguments: [Date().timeIntervalSince1970, path])
-        }
+        try await state.markVanished(path: path)
     }
 
     private func recordFailure(_ path: String, attempts: Int, error: any Error) async throws {
         let retryable = (error as? ObjectStoreError)?.isRetryable ?? true
         let givingUp = !retryable || (maxAttempts.map { attempts >= $0 } ?? false)
-        try await state.pool.write { db in
-            try db.execute(
-                cached: "UPDATE files SET status = ?, attempts = ?, error = ?, updated_at = ? WHERE path = ?",
-                arguments: [
-                    givingUp ? "failed" : "pending", attempts, "\(error)", Date().timeIntervalSince1970, path,
-                ])
-        }
+        try await state.recordFailedAttempt(
+            path: path, attempts: attempts, error: "\(error)", givingUp: givingUp)
         if givingUp {
             stats.failed.add(1, ordering: .relaxed)
             logger.error("Upload failed", metadata: ["file.path": "\(path)", "error.message": "\(error)"])
@@ -306,27 +245,19 @@ package final class Shipper: Sendable {
         }
     }
 
-    private func markAlias(_ path: String, location: AgentState.FileLocation?, object: UploadedObject)
+    private func markAlias(
+        _ path: String, location: AgentState.FileLocation?, object: AgentState.StoredObject
+    )
         async throws
     {
-        try await state.pool.write { db in
-            try db.execute(
-                cached: """
-                    UPDATE files SET status = 'uploaded', sha256 = ?, object_key = ?, uploaded_at = ?,
-                    updated_at = ?, error = NULL WHERE path = ?
-                    """,
-                arguments: [
-                    object.sha256, object.key, Date().timeIntervalSince1970, Date().timeIntervalSince1970,
-                    path,
-                ])
-        }
+        try await state.markAlias(path: path, of: object)
         stats.aliases.add(1, ordering: .relaxed)
         deleteBackupsLinkIfWanted(path, location: location)
     }
 
     private func markUploaded(
-        _ path: String, location: AgentState.FileLocation?, identity: FileIdentity, object: UploadedObject,
-        dataPath: DataPath
+        _ path: String, location: AgentState.FileLocation?, identity: FileIdentity,
+        object: AgentState.StoredObject, dataPath: DataPath
     ) async throws {
         let now = Date()
         let report: Data? =
@@ -339,29 +270,7 @@ package final class Shipper: Sendable {
                         objectKey: object.key,
                         uploadedAt: now))
             } else { nil }
-        try await state.pool.write { db in
-            try db.execute(
-                cached: """
-                    INSERT OR REPLACE INTO objects
-                    (device, inode, size, mtime_ns, object_key, sha256, uploaded_path, uploaded_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    identity.device, identity.inode, identity.size, identity.mtimeNanoseconds, object.key,
-                    object.sha256, path, now.timeIntervalSince1970,
-                ])
-            try db.execute(
-                cached: """
-                    UPDATE files SET status = 'uploaded', sha256 = ?, object_key = ?, uploaded_at = ?,
-                    updated_at = ?, error = NULL WHERE path = ?
-                    """,
-                arguments: [
-                    object.sha256, object.key, now.timeIntervalSince1970, now.timeIntervalSince1970, path,
-                ])
-            if let report {
-                try db.queueReport(.files, payload: report, at: now)
-            }
-        }
+        try await state.markUploaded(path: path, identity: identity, object: object, report: report, at: now)
         deleteBackupsLinkIfWanted(path, location: location)
     }
 

@@ -11,7 +11,7 @@ import Logging
 /// the fast path, never the only one), waits until the pool holds every file, writes the node
 /// manifest **last**, and queues the manifest report in the outbox.
 struct SnapshotRunner: Sendable {
-    let agent: Agent
+    let node: NodeContext
     let nodetool: Nodetool
     let info: Nodetool.NodeInfo
     let logger: Logger
@@ -61,10 +61,10 @@ struct SnapshotRunner: Sendable {
         logger[metadataKey: "snapshot.tag"] = "\(command.tag)"
         var taken = false
         // This tag's manifest is the runner's to write, not the settled-snapshot watcher's.
-        try? agent.state.setMeta(
+        try? await node.state.setMeta(
             SettledSnapshots.stateKey(command.tag.description), SettledSnapshots.commanded)
-        func record(_ p: Progress) {
-            if let commandID { try? agent.state.setMeta(Self.progressKey(commandID), p.text) }
+        func record(_ p: Progress) async {
+            if let commandID { try? await node.state.setMeta(Self.progressKey(commandID), p.text) }
         }
         do {
             let takenAt: Date
@@ -79,19 +79,19 @@ struct SnapshotRunner: Sendable {
                             "the agent restarted after the snapshot's instant \(InstantFormat.format(command.at)) "
                             + "without having taken it; a snapshot taken now would not be the one asked for")
                 }
-                record(.started)
+                await record(.started)
                 let delay = command.at.timeIntervalSinceNow
                 if delay > 0 { try await Task.sleep(for: .milliseconds(Int(delay * 1000))) }
                 takenAt = Date()
                 _ = try await nodetool.run(snapshotArguments(command))
                 taken = true
-                record(.taken(takenAt))
+                await record(.taken(takenAt))
                 logger.info(
                     "Snapshot taken", metadata: ["snapshot.taken_at": "\(InstantFormat.format(takenAt))"])
             }
 
             let listing = snapshotFiles(tag: command.tag.description, tables: command.tables)
-            try await agent.ingestor.handle(listing.files.map { .fileAppeared($0) } + listing.skipped)
+            try await node.ingest(listing.files.map { .fileAppeared($0) } + listing.skipped)
             if !listing.unshippable.isEmpty {
                 let examples = listing.unshippable.prefix(3).map { "\($0.path): \($0.reason)" }
                 throw Failure(
@@ -100,8 +100,8 @@ struct SnapshotRunner: Sendable {
             }
             let manifest = try await checkedManifest(
                 command: command, takenAt: takenAt, files: listing.files, logger: logger)
-            _ = try await agent.store.put(
-                key: agent.keys.key(for: .nodeManifest(host: agent.host, tag: command.tag)),
+            _ = try await node.store.put(
+                key: node.keys.key(for: .nodeManifest(host: node.host, tag: command.tag)),
                 source: .bytes(Array(manifest.encoded())),
                 options: PutOptions(contentType: "application/json"))
             if command.clearAfterUpload { await clear(command.tag, after: "upload") }
@@ -109,7 +109,7 @@ struct SnapshotRunner: Sendable {
             logger.info("Node manifest written", metadata: ["snapshot.files": "\(files.count)"])
             return AgentAPI.ManifestReport(
                 snapshotID: command.snapshotID, tag: command.tag,
-                manifestKey: agent.keys.key(for: .nodeManifest(host: agent.host, tag: command.tag)),
+                manifestKey: node.keys.key(for: .nodeManifest(host: node.host, tag: command.tag)),
                 takenAt: takenAt,
                 files: files.count, bytes: files.reduce(0) { $0 + $1.size }, error: nil)
         } catch {
@@ -181,7 +181,7 @@ struct SnapshotRunner: Sendable {
         var listing = Listing()
         let wanted = Set(tables)
         let fm = FileManager.default
-        let dataDirectories = agent.configuration.dataDirectories
+        let dataDirectories = node.dataDirectories
         for data in dataDirectories {
             for keyspace in (try? fm.contentsOfDirectory(atPath: data)) ?? [] {
                 let keyspaceDir = data + "/" + keyspace
@@ -227,7 +227,7 @@ struct SnapshotRunner: Sendable {
         var waiting = Set(paths)
         var done: [String: AgentState.FileRecord] = [:]
         while true {
-            for (path, record) in try await agent.state.files(paths: waiting) {
+            for (path, record) in try await node.state.files(paths: waiting) {
                 switch record.status {
                 case .uploaded:
                     done[path] = record
@@ -258,7 +258,7 @@ struct SnapshotRunner: Sendable {
         command: AgentAPI.SnapshotCommand, takenAt: Date, files: [String], logger: Logger,
         origin: NodeManifest.Origin = .cluster, attempts: Int = 3
     ) async throws -> NodeManifest {
-        let repository = Repository(store: agent.store, keys: agent.keys)
+        let repository = Repository(store: node.store, keys: node.keys)
         var attempt = 1
         while true {
             let records = try await waitUntilStored(files, deadline: command.deadline)
@@ -275,8 +275,8 @@ struct SnapshotRunner: Sendable {
             logger.warning(
                 "Objects the agent had uploaded are not in the bucket (pruned or changed); uploading them again",
                 metadata: ["objects.count": "\(problems.count)", "objects.example": "\(problems[0])"])
-            let paths = try await agent.state.forgetObjects(problems.map(\.file.objectKey))
-            try await agent.ingestor.handle(paths.map { .fileAppeared($0) })
+            let paths = try await node.state.forgetObjects(problems.map(\.file.objectKey))
+            try await node.ingest(paths.map { .fileAppeared($0) })
             attempt += 1
         }
     }
@@ -300,7 +300,7 @@ struct SnapshotRunner: Sendable {
         var tables: [TableKey: TableEntry] = [:]
         for record in records {
             let dataPath = try DataPath.classify(
-                path: record.path, dataDirectories: agent.configuration.dataDirectories, isDirectory: false)
+                path: record.path, dataDirectories: node.dataDirectories, isDirectory: false)
             guard let table = dataPath.table, let sha = record.sha256, let key = record.objectKey else {
                 throw Failure(
                     description: "\(record.path) has no table, checksum or object key in the agent state")
@@ -330,10 +330,10 @@ struct SnapshotRunner: Sendable {
             tables[tableKey] = entry
         }
 
-        let tokensKey = agent.keys.key(for: .nodeTokens(host: agent.host, tag: command.tag))
+        let tokensKey = node.keys.key(for: .nodeTokens(host: node.host, tag: command.tag))
         let tokens = try JSONSerialization.data(
             withJSONObject: ["tokens": info.tokens], options: [.sortedKeys])
-        let tokensInfo = try await agent.store.put(key: tokensKey, source: .bytes(Array(tokens)))
+        let tokensInfo = try await node.store.put(key: tokensKey, source: .bytes(Array(tokens)))
         let nodeFiles = [
             NodeManifest.File(
                 fileName: "tokens.json", size: tokensInfo.size,
@@ -342,9 +342,9 @@ struct SnapshotRunner: Sendable {
         ]
 
         let manifest = NodeManifest(
-            cluster: agent.keys.cluster,
+            cluster: node.keys.cluster,
             node: NodeManifest.Node(
-                hostID: agent.host, hostname: ProcessInfo.processInfo.hostName, datacenter: info.datacenter,
+                hostID: node.host, hostname: ProcessInfo.processInfo.hostName, datacenter: info.datacenter,
                 rack: info.rack, tokens: info.tokens, cassandraVersion: info.releaseVersion,
                 cassandraClusterName: info.clusterName),
             tag: command.tag, takenAt: takenAt, nodeFiles: nodeFiles,

@@ -14,7 +14,7 @@ actor UploadQueue {
     private var queued: Set<String> = []
     private var waiters: [CheckedContinuation<Wake, Never>] = []
     private var inFlight = 0
-    private var delayed = 0
+    private var delayed = DelayedPaths()
     private var closed = false
     private var finishWhenIdle = false
     /// Pending rows may exist that are not in memory: read them back before going idle.
@@ -68,21 +68,60 @@ actor UploadQueue {
         if let waiter = waiters.popLast() { waiter.resume(returning: .look) }
     }
 
-    /// Queues again after `delay` (a young file, a retry).
+    /// Queues again after `delay` (a young file, a retry); `runDelays()` brings it back.
     func add(_ path: String, after delay: Duration) {
         guard !closed else { return }
-        delayed += 1
-        Task {
-            try? await Task.sleep(for: delay)
-            self.delayedArrived(path)
+        let due = ContinuousClock.now + delay
+        let wakesEarlier = delayed.earliest.map { due < $0 } ?? true
+        delayed.insert(path, due: due)
+        if wakesEarlier { wakeTimer() }
+    }
+
+    /// Moves delayed paths into the queue as they fall due, until the queue closes (or drains,
+    /// with `finishWhenDrained`). Run by the shipper beside its workers.
+    func runDelays() async {
+        while !closed && !(finishWhenIdle && isIdle) {
+            timerWoken = false
+            guard let due = delayed.earliest else {
+                await waitForTimerWake()
+                continue
+            }
+            if due > .now {
+                await sleep(until: due)
+                continue
+            }
+            for path in delayed.popDue(at: .now) {
+                queued.remove(path)
+                add([path])
+            }
+            finishIfIdle()
         }
     }
 
-    private func delayedArrived(_ path: String) {
-        delayed -= 1
-        queued.remove(path)
-        add([path])
-        finishIfIdle()
+    /// Sleeps until `due`, or less when an earlier delay, a close or the drain wakes the timer.
+    private func sleep(until due: ContinuousClock.Instant) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await Task.sleep(until: due, clock: .continuous) }
+            group.addTask { await self.waitForTimerWake() }
+            await group.next()
+            group.cancelAll()
+            wakeTimer()  // the waiter, if the sleep ended first
+        }
+    }
+
+    private var timer: CheckedContinuation<Void, Never>?
+    /// Set by a wake that came before the timer waited: the next wait returns at once.
+    private var timerWoken = false
+
+    private func waitForTimerWake() async {
+        guard !timerWoken else { return }
+        await withCheckedContinuation { timer = $0 }
+    }
+
+    private func wakeTimer() {
+        timerWoken = true
+        timer?.resume()
+        timer = nil
     }
 
     /// The next path, or nil once closed (or idle, with `finishWhenIdle`).
@@ -188,11 +227,11 @@ actor UploadQueue {
     func releaseKey(_ key: String) { reservedKeys.remove(key) }
 
     var isIdle: Bool {
-        head >= items.count && inFlight == 0 && delayed == 0 && claims.isEmpty && !overflowed
+        head >= items.count && inFlight == 0 && delayed.count == 0 && claims.isEmpty && !overflowed
     }
 
     /// Paths held in memory, in flight or delayed.
-    var count: Int { items.count - head + inFlight + delayed }
+    var count: Int { items.count - head + inFlight + delayed.count }
 
     /// Whether pending rows wait in the database beyond those held in memory.
     var hasBacklogInDatabase: Bool { overflowed }
@@ -206,12 +245,14 @@ actor UploadQueue {
     /// Stop handing out work; workers finish what they hold.
     func close() {
         closed = true
+        wakeTimer()
         for waiter in waiters { waiter.resume(returning: .stop) }
         waiters.removeAll()
     }
 
     private func finishIfIdle() {
         guard finishWhenIdle, isIdle else { return }
+        wakeTimer()
         for waiter in waiters { waiter.resume(returning: .stop) }
         waiters.removeAll()
     }

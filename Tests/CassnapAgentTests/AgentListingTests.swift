@@ -63,7 +63,7 @@ import Testing
 
             let agent = try Self.agent(s.configuration, store: store)
             try await agent.refreshBucketListing()
-            let pending = try agent.state.paths(status: .pending)
+            let pending = try await agent.state.paths(status: .pending)
             #expect(Set(pending.compactMap { expected[$0] }) == Set(lost))
             #expect(try await Self.agent(s.configuration, store: store).runOnce().succeeded)
             #expect(try await S.verify(expected, in: store).isEmpty)
@@ -99,7 +99,7 @@ import Testing
             #expect(kept, "forgotten, so a reused name could overwrite \(late)")
             // Everything the listing did show is cached too, and nothing went back to pending.
             #expect(Set(S.expectedFiles(s.roots).values).isSubset(of: Set(cached)))
-            #expect(try agent.state.paths(status: .pending).isEmpty)
+            #expect(try await agent.state.paths(status: .pending).isEmpty)
         }
     }
 }

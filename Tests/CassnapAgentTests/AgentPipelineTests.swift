@@ -50,18 +50,18 @@ import Testing
             // Live file, two snapshot links: one inode, one object, three paths uploaded.
             let live = s.node.sstables.flatMap(\.files)
             // Plus manifest.json and schema.cql per table per tag.
-            #expect(try agent.state.uploadedObjectCount() == live.count + 2 * 2 * 2)
+            #expect(try await agent.state.uploadedObjectCount() == live.count + 2 * 2 * 2)
             let expected = S.expectedFiles(s.roots)
             #expect(try await S.verify(expected, in: s.store).isEmpty)
             for file in live {
-                #expect(try agent.state.file(path: file.url.path)?.status == .uploaded)
+                #expect(try await agent.state.file(path: file.url.path)?.status == .uploaded)
             }
             let pool = try await s.store.list(prefix: S.keys.nodeRoot(S.host) + "data/")
             #expect(pool.count == live.count)
             #expect(!pool.contains { $0.key.contains(PooledFile.collisionMarker) })
             // Reports for the coordinator wait in the outbox: one per uploaded pool object.
-            #expect(try agent.state.outboxCount(kind: .files) == live.count)
-            #expect(try agent.state.outboxCount(kind: .sstableEvents) == s.node.sstables.count)
+            #expect(try await agent.state.outboxCount(kind: .files) == live.count)
+            #expect(try await agent.state.outboxCount(kind: .sstableEvents) == s.node.sstables.count)
         }
     }
 
@@ -76,10 +76,10 @@ import Testing
             let summary = try await agent.runOnce()
             #expect(summary.succeeded, "\(summary)")
             let live = s.node.sstables.flatMap(\.files)
-            #expect(try agent.state.uploadedObjectCount() == live.count + 4 * 2)
+            #expect(try await agent.state.uploadedObjectCount() == live.count + 4 * 2)
             #expect(try await S.verify(S.expectedFiles(s.roots), in: s.store).isEmpty)
-            #expect(try agent.state.statusCounts()[.pending, default: 0] == 0)
-            #expect(try agent.state.paths(status: .uploaded).count == 2 * live.count + 4 * 2)
+            #expect(try await agent.state.statusCounts()[.pending, default: 0] == 0)
+            #expect(try await agent.state.paths(status: .uploaded).count == 2 * live.count + 4 * 2)
         }
     }
 
@@ -138,7 +138,7 @@ import Testing
                 .path
             let newSHA = try S.sha256(newPath)
             #expect(newSHA != oldSHA)
-            let record = try #require(try second.state.file(path: newPath))
+            let record = try #require(try await second.state.file(path: newPath))
             let pooled = try PooledFile(
                 host: S.host,
                 path: DataPath.classify(path: newPath, dataDirectories: s.roots, isDirectory: false))
@@ -161,7 +161,7 @@ import Testing
             let summary = try await agent.runOnce()
             #expect(summary.succeeded, "\(summary)")
             #expect(summary.vanished == 8)
-            #expect(try agent.state.file(path: gone)?.status == .vanished)
+            #expect(try await agent.state.file(path: gone)?.status == .vanished)
             let again = try await Agent.build(configuration: s.configuration, once: true, logger: S.logger)
             let second = try await again.runOnce()
             #expect(second.vanished == 0 && second.uploaded == 0)

@@ -142,12 +142,14 @@ import Testing
             let expected = S.expectedFiles(roots)
             let state = try AgentState(directory: stateURL.path)
             let started = try await S.waitUntil(timeout: 120) {
-                (try state.statusCounts()[.uploaded] ?? 0) >= min(1000, expected.count / 4)
+                (try await state.statusCounts()[.uploaded] ?? 0) >= min(1000, expected.count / 4)
             }
             #expect(started)
             kill(first.processIdentifier, SIGKILL)
             #expect(await Self.waitForExit(first, timeout: 10))
-            #expect((try state.statusCounts()[.uploaded] ?? 0) < expected.count, "killed too late to matter")
+            #expect(
+                (try await state.statusCounts()[.uploaded] ?? 0) < expected.count, "killed too late to matter"
+            )
 
             let second = try Self.launch(["run", "--config", config.path], log: log)
             defer { if second.isRunning { kill(second.processIdentifier, SIGKILL) } }
@@ -185,7 +187,7 @@ import Testing
             let first = try Self.launch(slow, environment: environment, log: log)
             defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
             let state = try AgentState(directory: stateURL.path)
-            let sessionSaved = try await S.waitUntil(timeout: 60) { try state.uploadSessionCount() > 0 }
+            let sessionSaved = try await S.waitUntil(timeout: 60) { try await state.uploadSessionCount() > 0 }
             #expect(sessionSaved)
             let sessions = SQLiteUploadSessionStore(state: state)
             let (sessionKey, upload) = try #require(try await sessions.anySession())
@@ -229,7 +231,7 @@ import Testing
             try await S.expectShipped(expected.count, by: state, timeout: 120)
             kill(second.processIdentifier, SIGTERM)
             #expect(await Self.waitForExit(second, timeout: 30))
-            #expect(try state.uploadSessionCount() == 0)
+            #expect(try await state.uploadSessionCount() == 0)
             let store = try ObjectStoreFactory.open(url: storeURL, environment: environment)
             try await AgentStormTests.checkStore(store, roots: roots, expected: expected)
         }

@@ -94,8 +94,8 @@ import Testing
             #expect(!log.records(Self.skipMessage).contains { $0.metadata["file.path"] == good })
 
             // The empty Data.db ships as it was, with one warning.
-            #expect(try agent.state.file(path: empty)?.status == .uploaded)
-            #expect(try agent.state.file(path: good)?.status == .uploaded)
+            #expect(try await agent.state.file(path: empty)?.status == .uploaded)
+            #expect(try await agent.state.file(path: good)?.status == .uploaded)
             let warnings = log.records(Self.emptyMessage)
             #expect(warnings.count == 1)
             #expect(warnings.first?.level == .warning)

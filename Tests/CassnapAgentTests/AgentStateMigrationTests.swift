@@ -28,10 +28,10 @@ import Testing
 
             let state = try AgentState(directory: directory)
             #expect(
-                try state.outbox().map(\.kind) == [
+                try await state.outbox().map(\.kind) == [
                     "files", "sstable-events", "manifests", "node-snapshots", "from-the-future",
                 ])
-            for kind in AgentAPI.ReportKind.allCases { #expect(try state.outboxCount(kind: kind) == 1) }
+            for kind in AgentAPI.ReportKind.allCases { #expect(try await state.outboxCount(kind: kind) == 1) }
         }
     }
 }

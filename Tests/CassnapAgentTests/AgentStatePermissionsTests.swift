@@ -14,10 +14,10 @@ import Testing
     }
 
     /// umask is per process: set it only around the code under test, and put it back.
-    static func withUmask<T>(_ mask: mode_t, _ body: () throws -> T) rethrows -> T {
+    static func withUmask<T>(_ mask: mode_t, _ body: () async throws -> T) async rethrows -> T {
         let old = umask(mask)
         defer { umask(old) }
-        return try body()
+        return try await body()
     }
 
     static func expectPrivate(_ state: AgentState, directory: String) {
@@ -29,26 +29,26 @@ import Testing
         }
     }
 
-    @Test func aNewStateIsPrivateUnderUmask022() throws {
-        try TemporaryDirectory.with { root in
+    @Test func aNewStateIsPrivateUnderUmask022() async throws {
+        try await TemporaryDirectory.with { root in
             let directory = root.appendingPathComponent("var/lib/cassnap-agent").path
-            try Self.withUmask(0o022) {
+            try await Self.withUmask(0o022) {
                 let state = try AgentState(directory: directory)
                 // A write goes through the WAL, so SQLite has created -wal and -shm by now.
-                try state.setMeta("probe", "1")
+                try await state.setMeta("probe", "1")
                 Self.expectPrivate(state, directory: directory)
             }
         }
     }
 
-    @Test func aWorldReadableStateFromAnOlderAgentIsMadePrivate() throws {
-        try TemporaryDirectory.with { root in
+    @Test func aWorldReadableStateFromAnOlderAgentIsMadePrivate() async throws {
+        try await TemporaryDirectory.with { root in
             let directory = root.appendingPathComponent("state").path
             let database = directory + "/agent.sqlite"
-            try Self.withUmask(0o022) {
+            try await Self.withUmask(0o022) {
                 do {
                     let state = try AgentState(directory: directory)
-                    try state.setMeta("probe", "1")
+                    try await state.setMeta("probe", "1")
                 }
                 // What an older agent left after a kill -9: everything readable by all.
                 for suffix in ["-wal", "-shm"] where Self.mode(database + suffix) == nil {
@@ -58,8 +58,8 @@ import Testing
                 for suffix in ["", "-wal", "-shm"] { #expect(chmod(database + suffix, 0o644) == 0) }
 
                 let state = try AgentState(directory: directory)
-                #expect(try state.meta("probe") == "1")
-                try state.setMeta("probe", "2")
+                #expect(try await state.meta("probe") == "1")
+                try await state.setMeta("probe", "2")
                 Self.expectPrivate(state, directory: directory)
             }
         }

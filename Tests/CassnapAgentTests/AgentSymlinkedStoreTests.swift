@@ -31,7 +31,7 @@ import Testing
             let shipped = S.expectedFiles(s.roots).filter { $0.value.hasPrefix(poolKey) }.keys
             #expect(!shipped.isEmpty)
             for path in shipped {
-                let file = try agent.state.file(path: path)
+                let file = try await agent.state.file(path: path)
                 #expect(file?.status == .failed, "\(path)")
                 #expect(file?.error?.contains("symbolic link") == true, "\(file?.error ?? "no error")")
             }

@@ -129,10 +129,11 @@ enum AgentTestSupport {
         _ count: Int, by state: AgentState, timeout: Double, sourceLocation: SourceLocation = #_sourceLocation
     ) async throws {
         let done = try await waitUntil(timeout: timeout) {
-            let counts = try state.statusCounts()
+            let counts = try await state.statusCounts()
             return counts[.pending, default: 0] == 0 && counts[.uploaded, default: 0] >= count
         }
-        #expect(done, "\((try? state.statusCounts()) ?? [:])", sourceLocation: sourceLocation)
+        let counts = (try? await state.statusCounts()) ?? [:]
+        #expect(done, "\(counts)", sourceLocation: sourceLocation)
     }
 
     /// Runs blocking work (fake nodetool) on a plain thread.

@@ -17,7 +17,7 @@ import Testing
             configuration.nodetool = node.nodetool.executable
             let agent = try await Agent.build(configuration: configuration, logger: AgentTestSupport.logger)
             #expect(agent.keys.cluster.rawValue == "Test Cluster", "fake nodetool's describecluster")
-            #expect(try agent.state.meta("cluster") == "Test Cluster")
+            #expect(try await agent.state.meta("cluster") == "Test Cluster")
 
             // Cassandra down: the remembered name, with a warning.
             configuration.nodetool = "/nonexistent/nodetool"

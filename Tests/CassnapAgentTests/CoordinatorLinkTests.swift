@@ -53,10 +53,10 @@ import Testing
             configuration.nodetool = "/bin/false"
             let log = CapturedLog()
             let agent = try await Agent.build(configuration: configuration, logger: log.logger())
-            var link = CoordinatorLink(agent: agent, url: server.url, token: "t0ken", logger: log.logger())
+            var link = agent.coordinatorLink(url: server.url, token: "t0ken", logger: log.logger())
             link.heartbeatInterval = .milliseconds(100)
             link.failureWarningInterval = .seconds(2)
-            try link.queueManifestReport(
+            try await link.queueManifestReport(
                 AgentAPI.ManifestReport(
                     snapshotID: SnapshotID(), tag: try SnapshotTag("nightly"), manifestKey: nil, takenAt: nil,
                     files: 0, bytes: 0, error: "test"))
@@ -113,7 +113,7 @@ import Testing
             let warningsAfterRecovery = log.records.filter { $0.level == .warning }.count
             try await Task.sleep(for: .milliseconds(500))
             #expect(log.records.filter { $0.level == .warning }.count == warningsAfterRecovery)
-            #expect(try agent.state.outbox(limit: 10).isEmpty, "the queued report was delivered")
+            #expect(try await agent.state.outbox(limit: 10).isEmpty, "the queued report was delivered")
             stopped.turnOn()
             running.cancel()
             await running.value
@@ -136,7 +136,7 @@ import Testing
             configuration.nodetool = "/bin/false"
             let log = CapturedLog()
             let agent = try await Agent.build(configuration: configuration, logger: log.logger())
-            let link = CoordinatorLink(agent: agent, url: server.url, token: "t0ken", logger: log.logger())
+            let link = agent.coordinatorLink(url: server.url, token: "t0ken", logger: log.logger())
             let stopped = Switch()
             let running = Task { [link] in await link.run(stopped: { stopped.isOn }) }
             let retried = await AgentTestSupport.waitUntil(timeout: 120) {

@@ -21,7 +21,7 @@ import Testing
             // One agent throughout: a restart would reconcile with the bucket and hide the race.
             let agent = try await Agent.build(configuration: node.configuration, logger: log.logger())
             let runner = SnapshotRunner(
-                agent: agent, nodetool: node.nodetool, info: await node.nodetool.nodeInfo(),
+                node: agent.context, nodetool: node.nodetool, info: await node.nodetool.nodeInfo(),
                 logger: log.logger())
             let repository = Repository(store: agent.store, keys: agent.keys)
             let (s1, s2) = try await AgentTestSupport.withRunningAgent(agent) {

@@ -162,7 +162,8 @@ import Testing
         let agent = try await Agent.build(
             configuration: node.configuration, logger: log.logger(), environment: node.environment)
         let runner = SnapshotRunner(
-            agent: agent, nodetool: node.nodetool, info: await node.nodetool.nodeInfo(), logger: log.logger())
+            node: agent.context, nodetool: node.nodetool, info: await node.nodetool.nodeInfo(),
+            logger: log.logger())
         return try await S.withRunningAgent(agent) {
             try await body(agent) { tag in
                 let command = try Runner.command(tag)

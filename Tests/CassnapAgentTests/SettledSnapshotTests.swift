@@ -32,7 +32,7 @@ import Testing
                 #expect(written, "no manifest for the settled tag")
                 // A tag the coordinator commands: the runner writes its manifest, not this path.
                 let commanded = await SnapshotRunner(
-                    agent: agent, nodetool: node.nodetool, info: await node.nodetool.nodeInfo(),
+                    node: agent.context, nodetool: node.nodetool, info: await node.nodetool.nodeInfo(),
                     logger: log.logger()
                 ).execute(try Runner.command("cmd-1"))
                 #expect(commanded.error == nil, "\(commanded.error ?? "")")
@@ -41,7 +41,7 @@ import Testing
             let announced = log.records(Self.outside)
             #expect(announced.count == 1, "\(announced.map(\.metadata))")
             #expect(announced.first?.metadata["snapshot.tag"] == "cron-1")
-            #expect(try agent.state.outboxCount(kind: .nodeSnapshots) == 1)
+            #expect(try await agent.state.outboxCount(kind: .nodeSnapshots) == 1)
 
             // From the bucket alone: no cluster record, the node's manifest stands in.
             let repository = Repository(store: agent.store, keys: agent.keys)
@@ -67,7 +67,7 @@ import Testing
                 compared += 1
             }
             let snapshotFiles = SnapshotRunner(
-                agent: agent, nodetool: node.nodetool, info: .init(), logger: log.logger()
+                node: agent.context, nodetool: node.nodetool, info: .init(), logger: log.logger()
             ).snapshotFiles(tag: "cron-1").files
             #expect(compared == snapshotFiles.count && compared > 0)
         }

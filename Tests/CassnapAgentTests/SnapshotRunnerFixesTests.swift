@@ -78,7 +78,8 @@ import Testing
             let agent = try await Agent.build(configuration: node.configuration, logger: S.logger)
             var info = Nodetool.NodeInfo()
             info.releaseVersion = release
-            let runner = SnapshotRunner(agent: agent, nodetool: node.nodetool, info: info, logger: S.logger)
+            let runner = SnapshotRunner(
+                node: agent.context, nodetool: node.nodetool, info: info, logger: S.logger)
             #expect(
                 runner.snapshotArguments(try R.command("t1", tables: tables))
                     == ["snapshot", "-t", "t1"] + expected)

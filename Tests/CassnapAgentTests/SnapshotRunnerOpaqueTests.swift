@@ -66,7 +66,8 @@ import Testing
     ) async throws -> (AgentAPI.ManifestReport, NodeManifest?, Agent) {
         let agent = try await Agent.build(configuration: node.configuration, logger: log.logger())
         let runner = SnapshotRunner(
-            agent: agent, nodetool: node.nodetool, info: await node.nodetool.nodeInfo(), logger: log.logger())
+            node: agent.context, nodetool: node.nodetool, info: await node.nodetool.nodeInfo(),
+            logger: log.logger())
         let report = try await S.withRunningAgent(agent) { await runner.execute(command) }
         var manifest: NodeManifest?
         if let key = report.manifestKey, let data = try await read(key, from: agent.store) {
