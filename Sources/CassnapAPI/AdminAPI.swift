@@ -314,15 +314,14 @@ package enum AdminAPI {
     }
 
     /// `GET /v1/repository`: where the backups live; the CLI opens the store with its own
-    /// credentials to verify and restore.
+    /// credentials to verify and restore. Keys are relative to the store URL, which carries
+    /// any prefix.
     package struct RepositoryInfo: Codable, Sendable, Hashable {
         package var store: String
-        package var prefix: String
         package var cluster: String
 
-        package init(store: String, prefix: String, cluster: String) {
+        package init(store: String, cluster: String) {
             self.store = store
-            self.prefix = prefix
             self.cluster = cluster
         }
     }

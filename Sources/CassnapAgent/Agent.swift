@@ -83,7 +83,7 @@ package final class Agent: Service, Sendable {
         let cluster = try await NodeFacts.clusterName(nodetool: configuration.nodetool).resolve(
             configured: configuration.cluster, state: state, logger: logger,
             hint: "set cluster in the configuration or --cluster")
-        let keys = try ObjectKeys(prefix: "", cluster: cluster)
+        let keys = ObjectKeys(cluster: cluster)
         var logger = logger
         logger[metadataKey: "node.host_id"] = "\(host)"
         return Agent(

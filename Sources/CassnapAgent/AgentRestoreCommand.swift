@@ -48,8 +48,7 @@ extension AgentCommand {
                 }
                 let keys: ObjectKeys
                 do {
-                    keys = try ObjectKeys(
-                        prefix: "",
+                    keys = ObjectKeys(
                         cluster: try await NodeFacts.clusterName(nodetool: configuration.nodetool).lookUp(
                             configured: configuration.cluster, stateDirectory: configuration.stateDirectory))
                 } catch {

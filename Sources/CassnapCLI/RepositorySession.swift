@@ -12,8 +12,6 @@ package struct RepositoryOptions: ParsableArguments {
     @Option(help: "Read the bucket directly: s3://bucket/prefix, gs://bucket/prefix or file:///path.")
     package var store: String?
     @Option(help: "The Cassandra cluster name, with --store.") package var cluster: String?
-    @Option(help: "Key prefix inside the store before <cluster>/, with --store (usually empty).")
-    package var prefix: String = ""
     @OptionGroup package var coordinator: CoordinatorOptions
 
     package init() {}
@@ -23,20 +21,18 @@ package struct RepositoryOptions: ParsableArguments {
     package func open() async throws -> Repository {
         var url = store
         var cluster = cluster
-        var prefix = prefix
         if url == nil {
             let info = try await CoordinatorSession.runReturning(coordinator) {
                 try await $0.client.repositoryInfo()
             }
             url = info.store
             cluster = cluster ?? info.cluster
-            prefix = info.prefix
         }
         guard let url else { throw CLIError.usage("give --store URL --cluster NAME, or a coordinator") }
         guard let cluster else { throw CLIError.usage("--cluster is required with --store") }
         let keys: ObjectKeys
-        do { keys = try ObjectKeys(prefix: prefix, cluster: try ClusterName(cluster)) } catch {
-            throw CLIError.usage("--cluster/--prefix: \(error)")
+        do { keys = ObjectKeys(cluster: try ClusterName(cluster)) } catch {
+            throw CLIError.usage("--cluster: \(error)")
         }
         var settings = StoreSettings()
         settings.onRetry = { operation, key, error, attempt in

@@ -174,7 +174,7 @@ struct AdminController<Context: RequestContext> {
     > {
         JSONReply(
             AdminAPI.RepositoryInfo(
-                store: repositoryInfo.store, prefix: repositoryInfo.prefix, cluster: repositoryInfo.cluster))
+                store: repositoryInfo.store, cluster: repositoryInfo.cluster))
     }
 
     private func snapshotID(_ context: Context) async throws -> SnapshotID {

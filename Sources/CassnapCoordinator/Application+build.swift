@@ -78,7 +78,7 @@ package func buildApplication(
         middleware: BearerAuthMiddleware<BasicRequestContext>(required: .admin, tokens: tokens))
     AdminController<BasicRequestContext>(
         catalog: catalog, snapshots: snapshots, rebuilder: rebuilder, bodies: bodies,
-        repositoryInfo: .init(store: configuration.store, prefix: keys.prefix, cluster: keys.cluster.rawValue)
+        repositoryInfo: .init(store: configuration.store, cluster: keys.cluster.rawValue)
     )
     .addRoutes(to: RouteRegistrar(group: admin, prefix: "/v1", book: book))
     let schedules = ScheduleService(

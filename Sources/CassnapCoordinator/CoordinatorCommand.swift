@@ -25,7 +25,6 @@ package struct CoordinatorCommand: AsyncParsableCommand {
         @Option(help: "SQLite catalog file (default cassnap-catalog.sqlite).") var db: String?
         @Option(help: "Object store URL: s3://bucket/prefix, gs://bucket/prefix, file:///path.") var store:
             String?
-        @Option(help: "Key prefix inside the store, before <cluster>/.") var prefix: String?
         @Option(help: "Cassandra cluster name, as in object keys.") var cluster: String?
         @Option(
             name: .customLong("agent-token"),
@@ -65,7 +64,6 @@ package struct CoordinatorCommand: AsyncParsableCommand {
             if let listen { c.listen = listen }
             if let db { c.database = db }
             if let store { c.store = store }
-            if let prefix { c.prefix = prefix }
             if let cluster { c.cluster = cluster }
             if let agentToken { c.agentToken = agentToken }
             if let adminToken { c.adminToken = adminToken }
@@ -87,7 +85,7 @@ package struct CoordinatorCommand: AsyncParsableCommand {
 
         func run() async throws {
             let configuration = try await resolveOrExit(settings)
-            let logger = bootstrapLogging(configuration.logLevel)
+            let logger = coordinatorLogger(configuration.logLevel)
             let coordinator = try startOrExit {
                 try buildApplication(configuration: configuration, logger: logger)
             }
@@ -107,7 +105,7 @@ package struct CoordinatorCommand: AsyncParsableCommand {
 
         func run() async throws {
             let configuration = try await resolveOrExit(settings)
-            let logger = bootstrapLogging(configuration.logLevel)
+            let logger = coordinatorLogger(configuration.logLevel)
             let keys = try configuration.objectKeys()
             let catalog = try SQLiteCatalog(
                 path: configuration.database, cluster: keys.cluster, logger: logger)
@@ -147,8 +145,8 @@ private func startOrExit<T>(_ start: () throws -> T) throws -> T {
     }
 }
 
-private func bootstrapLogging(_ level: String) -> Logger {
-    LoggingSystem.bootstrap(StreamLogHandler.standardError)
+/// The coordinator's logger at the configured level; the executable set up the logging system.
+private func coordinatorLogger(_ level: String) -> Logger {
     var logger = Logger(label: "cassnap.coordinator")
     logger.logLevel = Logger.Level(rawValue: level) ?? .info
     return logger

@@ -11,8 +11,6 @@ package struct CoordinatorConfiguration: Sendable, Hashable {
     package var database: String = "cassnap-catalog.sqlite"
     /// Object store URL: `s3://bucket/prefix`, `gs://…`, `file:///path`.
     package var store: String = ""
-    /// The key prefix inside the store, before `<cluster>/`.
-    package var prefix: String = ""
     package var cluster: String = "Test Cluster"
     package var agentToken: String = ""
     package var adminToken: String = ""
@@ -171,9 +169,7 @@ package struct CoordinatorConfiguration: Sendable, Hashable {
         do { name = try ClusterName(cluster) } catch {
             throw ConfigurationError(field: "cluster", message: error.description)
         }
-        do { return try ObjectKeys(prefix: prefix, cluster: name) } catch {
-            throw ConfigurationError(field: "prefix", message: "\(error)")
-        }
+        return ObjectKeys(cluster: name)
     }
 
     /// Refuses settings the coordinator cannot run with, naming the setting.
@@ -309,7 +305,7 @@ package struct ConfigurationError: Error, CustomStringConvertible, Sendable {
 
 extension CoordinatorConfiguration: Codable {
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case listen, database, store, prefix, cluster, snapshots, schedules, metrics, tls
+        case listen, database, store, cluster, snapshots, schedules, metrics, tls
         case allowPlainHTTP = "allow_plain_http"
         case agentToken = "agent_token", adminToken = "admin_token", logLevel = "log_level"
         case agentTokenFile = "agent_token_file", adminTokenFile = "admin_token_file"
@@ -317,13 +313,21 @@ extension CoordinatorConfiguration: Codable {
     }
 
     package init(from decoder: any Decoder) throws {
+        let prefix = AnyCodingKey(stringValue: "prefix")
+        if try decoder.container(keyedBy: AnyCodingKey.self).contains(prefix) {
+            throw DecodingError.dataCorrupted(
+                DecodingError.Context(
+                    codingPath: decoder.codingPath + [prefix],
+                    debugDescription:
+                        "no longer a setting: put the key prefix in the store URL's path (s3://bucket/PREFIX), as the agents do"
+                ))
+        }
         try rejectUnknownKeys(decoder, CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = CoordinatorConfiguration()
         listen = try c.decodeIfPresent(String.self, forKey: .listen) ?? d.listen
         database = try c.decodeIfPresent(String.self, forKey: .database) ?? d.database
         store = try c.decodeIfPresent(String.self, forKey: .store) ?? d.store
-        prefix = try c.decodeIfPresent(String.self, forKey: .prefix) ?? d.prefix
         cluster = try c.decodeIfPresent(String.self, forKey: .cluster) ?? d.cluster
         agentToken = try c.decodeIfPresent(String.self, forKey: .agentToken) ?? d.agentToken
         adminToken = try c.decodeIfPresent(String.self, forKey: .adminToken) ?? d.adminToken

@@ -2,8 +2,7 @@
 package enum ObjectKeyError: Error, CustomStringConvertible, Hashable, Sendable {
     /// The key or path could escape or confuse a restore directory: invariant 7.
     case unsafe(key: String, reason: String)
-    case invalidPrefix(prefix: String, reason: String)
-    /// The key is not below `<prefix>/<cluster>/` of the layout that parses it.
+    /// The key is not below `<cluster>/` of the layout that parses it.
     case outsideCluster(key: String, clusterRoot: String)
     /// The key is below the cluster root but is none of the documented shapes.
     case unrecognized(key: String, reason: String)
@@ -16,8 +15,6 @@ package enum ObjectKeyError: Error, CustomStringConvertible, Hashable, Sendable 
         switch self {
         case .unsafe(let key, let reason):
             "object key or path \(key.quotedForMessage) is unsafe to restore: \(reason)"
-        case .invalidPrefix(let prefix, let reason):
-            "bucket prefix \(prefix.quotedForMessage) is invalid: \(reason)"
         case .outsideCluster(let key, let clusterRoot):
             "object key \(key.quotedForMessage) is not under \(clusterRoot.quotedForMessage)"
         case .unrecognized(let key, let reason):

@@ -1,53 +1,37 @@
 /// The bucket layout of one cluster (docs/FORMAT.md):
 /// ```
-/// <prefix>/<cluster>/nodes/<host-id>/data/<keyspace>/<table>-<id>/<sstable file>   shared pool, per node
-/// <prefix>/<cluster>/nodes/<host-id>/snapshots/<tag>/manifest.json                  node manifest, last
-/// <prefix>/<cluster>/nodes/<host-id>/snapshots/<tag>/tokens.json
-/// <prefix>/<cluster>/nodes/<host-id>/snapshots/<tag>/<ks>/<table-dir>/[.<index>/]<opaque file>
-/// <prefix>/<cluster>/snapshots/<tag>.json                                           cluster snapshot record
-/// <prefix>/<cluster>/schedules/<name>.json                                          recurring snapshot
+/// <cluster>/nodes/<host-id>/data/<keyspace>/<table>-<id>/<sstable file>   shared pool, per node
+/// <cluster>/nodes/<host-id>/snapshots/<tag>/manifest.json                  node manifest, last
+/// <cluster>/nodes/<host-id>/snapshots/<tag>/tokens.json
+/// <cluster>/nodes/<host-id>/snapshots/<tag>/<ks>/<table-dir>/[.<index>/]<opaque file>
+/// <cluster>/snapshots/<tag>.json                                           cluster snapshot record
+/// <cluster>/schedules/<name>.json                                          recurring snapshot
 /// ```
 /// Invariant 3 (never overwrite different bytes): the uploader first tries the primary pool
 /// key; if it holds other bytes (same name, other SHA-256), it uses the collision key, which
 /// appends `~sha256-<first 16 hex digits>`. Manifests record the key actually used.
 package struct ObjectKeys: Sendable, Hashable {
-    /// "" or "/"-separated segments without leading or trailing "/".
-    package let prefix: String
     package let cluster: ClusterName
 
-    package init(prefix: String, cluster: ClusterName) throws(ObjectKeyError) {
-        var normalized = prefix
-        if normalized.hasSuffix("/") { normalized.removeLast() }
-        if normalized.hasPrefix("/") {
-            throw .invalidPrefix(prefix: prefix, reason: "must not start with \"/\"")
-        }
-        if !normalized.isEmpty {
-            for segment in normalized.split(separator: "/", omittingEmptySubsequences: false) {
-                if let problem = KeySegment.problem(in: String(segment)) {
-                    throw .invalidPrefix(
-                        prefix: prefix, reason: "segment \(String(segment).quotedForMessage) \(problem)")
-                }
-            }
-        }
-        self.prefix = normalized
+    /// Keys are relative to the store's root: a prefix is the store URL's path
+    /// (`s3://bucket/backups`), the one place it is set, for agents and coordinator alike.
+    package init(cluster: ClusterName) {
         self.cluster = cluster
     }
 
-    /// `<prefix>/<cluster>/`: everything of this cluster is below it.
-    package var clusterRoot: String {
-        (prefix.isEmpty ? "" : prefix + "/") + cluster.rawValue + "/"
-    }
+    /// `<cluster>/`: everything of this cluster is below it.
+    package var clusterRoot: String { cluster.rawValue + "/" }
 
-    /// `<prefix>/<cluster>/nodes/<host-id>/`, for listing one node's objects.
+    /// `<cluster>/nodes/<host-id>/`, for listing one node's objects.
     package func nodeRoot(_ host: HostID) -> String { clusterRoot + "nodes/\(host)/" }
 
-    /// `<prefix>/<cluster>/snapshots/`, for listing cluster snapshot records.
+    /// `<cluster>/snapshots/`, for listing cluster snapshot records.
     package var clusterSnapshotsRoot: String { clusterRoot + "snapshots/" }
 
-    /// `<prefix>/<cluster>/schedules/`: one document per schedule.
+    /// `<cluster>/schedules/`: one document per schedule.
     package var schedulesRoot: String { clusterRoot + "schedules/" }
 
-    /// `<prefix>/<cluster>/nodes/<host-id>/snapshots/`, for listing one node's snapshots.
+    /// `<cluster>/nodes/<host-id>/snapshots/`, for listing one node's snapshots.
     package func nodeSnapshotsRoot(_ host: HostID) -> String { nodeRoot(host) + "snapshots/" }
 
     package func key(for object: ObjectKey) -> String {

@@ -42,7 +42,7 @@ enum AgentTestSupport {
         return c
     }
 
-    static var keys: ObjectKeys { try! ObjectKeys(prefix: "", cluster: ClusterName(cluster)) }
+    static var keys: ObjectKeys { ObjectKeys(cluster: try! ClusterName(cluster)) }
     static var host: HostID { try! HostID(hostID) }
 
     /// Every regular file below the data directories.

@@ -45,7 +45,7 @@ struct ClusterSnapshotTests {
             #expect(one.allSatisfy { $0.hostname == "node2" && $0.table == "orders" })
 
             // The record lands in the bucket with the final status.
-            let keys = try ObjectKeys(prefix: "", cluster: ClusterName(clusterName))
+            let keys = ObjectKeys(cluster: try ClusterName(clusterName))
             let recordKey = keys.key(for: .clusterSnapshotRecord(tag: try SnapshotTag("nightly-1")))
             try await eventually("the complete record in the bucket") {
                 try await readRecord(store, recordKey)?.status == .complete
@@ -80,7 +80,7 @@ struct ClusterSnapshotTests {
             let missing = try #require(detail.nodes.first { $0.hostname == "node3" })
             #expect(missing.status == .failed)
             #expect(missing.error?.contains("deadline") == true)
-            let keys = try ObjectKeys(prefix: "", cluster: ClusterName(clusterName))
+            let keys = ObjectKeys(cluster: try ClusterName(clusterName))
             try await eventually("the partial record in the bucket") {
                 let record = try await readRecord(
                     store, keys.key(for: .clusterSnapshotRecord(tag: created.summary.tag)))
@@ -156,7 +156,7 @@ struct ClusterSnapshotTests {
                 .init(delaySeconds: 0.5, tag: "two", deadlineSeconds: 10))
             try await nodes[0].takeSnapshot()
             try await eventually("both records settled in the bucket") {
-                let keys = try ObjectKeys(prefix: "", cluster: ClusterName(clusterName))
+                let keys = ObjectKeys(cluster: try ClusterName(clusterName))
                 let a = try await readRecord(
                     store, keys.key(for: .clusterSnapshotRecord(tag: first.summary.tag)))
                 let b = try await readRecord(

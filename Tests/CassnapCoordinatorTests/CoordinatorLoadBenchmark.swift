@@ -26,7 +26,7 @@ struct CoordinatorLoadBenchmark {
             let coordinator = try CoordinatorProcess(directory: dir)
             try await coordinator.start()
             let store = try FileSystemObjectStore(root: dir.appendingPathComponent("bucket").path)
-            let keys = try ObjectKeys(prefix: "", cluster: ClusterName(clusterName))
+            let keys = ObjectKeys(cluster: try ClusterName(clusterName))
             let nodes = try (1...nodeCount).map {
                 try SimulatedNode(index: $0, baseURL: coordinator.baseURL, store: store)
             }

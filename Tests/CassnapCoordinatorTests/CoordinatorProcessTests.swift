@@ -157,7 +157,7 @@ struct CoordinatorProcessTests {
             let detail = try await coordinator.admin.snapshot(created.summary.id.description)
             #expect(detail.summary.status == .complete)
             #expect(detail.summary.completedNodes == 2)
-            let keys = try ObjectKeys(prefix: "", cluster: ClusterName(clusterName))
+            let keys = ObjectKeys(cluster: try ClusterName(clusterName))
             try await eventually("the complete record in the bucket") {
                 try await readRecord(store, keys.key(for: .clusterSnapshotRecord(tag: created.summary.tag)))?
                     .status

@@ -8,7 +8,7 @@ import Testing
 /// Opaque snapshot files (docs/FORMAT.md) as the coordinator sees them: listed with the
 /// snapshot's files, and pool reports of SAI/SASI files accepted like components.
 @Suite struct OpaqueFilesCatalogTests {
-    static let keys = try! ObjectKeys(prefix: "backups", cluster: ClusterName("prod"))
+    static let keys = ObjectKeys(cluster: try! ClusterName("prod"))
     static let host = try! HostID("6f1c2a4e-0c3b-4c1e-9d27-3a5b8e2f41c7")
     static let tag = try! SnapshotTag("nightly")
     static let users = try! TableRef(

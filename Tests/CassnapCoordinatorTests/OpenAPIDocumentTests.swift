@@ -45,6 +45,10 @@ struct CoordinatorDocumentTests {
             ),
             ("logLevel: debug\n", "'logLevel': unknown key; did you mean log_level?"),
             ("listen_address: 0.0.0.0:1\n", "'listen_address': unknown key"),
+            (
+                "prefix: backups\n",
+                "'prefix': no longer a setting: put the key prefix in the store URL's path"
+            ),
         ] {
             let error = #expect(throws: ConfigurationError.self, "\(yaml)") {
                 try CoordinatorConfiguration.load(yaml: yaml, source: "/etc/cassnap/coordinator.yaml")

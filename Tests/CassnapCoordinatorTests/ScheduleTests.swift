@@ -35,7 +35,7 @@ import Testing
             let created = try await admin.createSchedule(
                 .init(name: "hourly", everySeconds: 3600, keepLast: 1))
             #expect(created.nextRunAt == created.createdAt.addingTimeInterval(3600))
-            let keys = try ObjectKeys(prefix: "", cluster: ClusterName(clusterName))
+            let keys = ObjectKeys(cluster: try ClusterName(clusterName))
             #expect(
                 try await store.headIfExists(key: keys.key(for: .schedule(name: ScheduleName("hourly"))))
                     != nil)
@@ -124,7 +124,7 @@ import Testing
             let scratch = try TemporaryDirectory(prefix: "cassnap-rebuilt")
             defer { scratch.remove() }
             let (fresh, result) = try await rebuiltCatalog(from: store, in: scratch.url)
-            let keys = try ObjectKeys(prefix: "", cluster: ClusterName(clusterName))
+            let keys = ObjectKeys(cluster: try ClusterName(clusterName))
             #expect(result.schedules == 1)
             let rebuilt = try #require(try await fresh.schedule(ScheduleName("weekly")))
             #expect(

@@ -132,7 +132,7 @@ struct SimulatedNode: Sendable {
         hostname = "node\(index)"
         client = CoordinatorClient(baseURL: baseURL, token: agentToken, caFile: caFile)
         self.store = store
-        keys = try ObjectKeys(prefix: "", cluster: ClusterName(clusterName))
+        keys = ObjectKeys(cluster: try ClusterName(clusterName))
     }
 
     func registration() -> AgentAPI.Registration {
@@ -287,6 +287,6 @@ func rebuiltCatalog(from store: any ObjectStore, in directory: URL) async throws
 ) {
     let fresh = try SQLiteCatalog(
         path: directory.appendingPathComponent("rebuilt.sqlite").path, cluster: ClusterName(clusterName))
-    let keys = try ObjectKeys(prefix: "", cluster: ClusterName(clusterName))
+    let keys = ObjectKeys(cluster: try ClusterName(clusterName))
     return (fresh, try await CatalogRebuilder(store: store, keys: keys).rebuild(into: fresh))
 }

@@ -6,7 +6,7 @@ import Foundation
 /// documentation, the fixtures and the code must all agree.
 enum Examples {
     static let cluster = try! ClusterName("prod-eu")
-    static let keys = try! ObjectKeys(prefix: "cassnap", cluster: cluster)
+    static let keys = ObjectKeys(cluster: cluster)
     static let host = try! HostID("6f1c2a4e-0c3b-4c1e-9d27-3a5b8e2f41c7")
     static let host2 = try! HostID("0b7d9a51-3e2f-4a8c-b6d1-7c9e4f2a8b30")
     static let host3 = try! HostID("c4e81f27-95ab-4d3e-8f60-2a7b1c9d5e84")

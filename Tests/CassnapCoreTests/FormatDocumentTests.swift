@@ -82,7 +82,7 @@ struct FormatDocumentTests {
     @Test func documentedKeysParse() throws {
         let text = try String(contentsOf: Self.documentURL, encoding: .utf8)
         let keys = text.split(separator: "\n").compactMap { line -> String? in
-            guard line.hasPrefix("    cassnap/prod-eu/") else { return nil }
+            guard line.hasPrefix("    prod-eu/") else { return nil }
             return String(line.dropFirst(4))
         }
         #expect(keys.count >= 6)

@@ -196,15 +196,15 @@ struct ManifestTests {
             "tables[0].sstables[1].files[7]"
         ),
         (
-            "\"fileName\" : \"tokens.json\",\n      \"objectKey\" : \"cassnap",
-            "\"fileName\" : \"passwd\",\n      \"objectKey\" : \"cassnap", "nodeFiles[0]"
+            "\"fileName\" : \"tokens.json\",\n      \"objectKey\" : \"prod-eu",
+            "\"fileName\" : \"passwd\",\n      \"objectKey\" : \"prod-eu", "nodeFiles[0]"
         ),
         ("\"size\" : 92", "\"size\" : -92", "is negative"),
         ("\"name\" : \"nb-7-big\"", "\"name\" : \"nb-8-big\"", "is not a component of"),
         ("\"keyspace\" : \"shop\"", "\"keyspace\" : \"shop/../x\"", "invalid keyspace name"),
         ("\"index\" : \"orders_by_customer\"", "\"index\" : \"..\"", "invalid secondary index name"),
         (
-            "\"objectKey\" : \"cassnap/prod-eu/nodes/6f1c2a4e-0c3b-4c1e-9d27-3a5b8e2f41c7/snapshots/nightly-2024-05-01/tokens.json\"",
+            "\"objectKey\" : \"prod-eu/nodes/6f1c2a4e-0c3b-4c1e-9d27-3a5b8e2f41c7/snapshots/nightly-2024-05-01/tokens.json\"",
             "\"objectKey\" : \"/etc/tokens.json\"", "is absolute"
         ),
         ("\"fileName\" : \"nb-7-big-Data.db\"", "\"fileName\" : \"nb-7-big-TOC.txt\"", "listed twice"),

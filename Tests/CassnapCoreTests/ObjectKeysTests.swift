@@ -8,7 +8,7 @@ struct ObjectKeysTests {
     static let host = Examples.host
     static let tag = Examples.tag
     static let orders = Examples.orders
-    static let root = "cassnap/prod-eu/nodes/6f1c2a4e-0c3b-4c1e-9d27-3a5b8e2f41c7/"
+    static let root = "prod-eu/nodes/6f1c2a4e-0c3b-4c1e-9d27-3a5b8e2f41c7/"
     static let tableDir = "shop/orders-5a1c395e78ef11eebd8a8f5e2d8b3a63"
     static let legacyTable = try! TableRef(keyspace: "ks1", table: "users", id: nil)
     static let sha = try! SHA256Digest(
@@ -46,8 +46,8 @@ struct ObjectKeysTests {
             .tableSnapshotFile(host: host, tag: tag, table: orders, file: .manifest),
             root + "snapshots/nightly-2024-05-01/\(tableDir)/manifest.json"
         ),
-        (.clusterSnapshotRecord(tag: tag), "cassnap/prod-eu/snapshots/nightly-2024-05-01.json"),
-        (.clusterSnapshotRecord(tag: try! SnapshotTag("x.json")), "cassnap/prod-eu/snapshots/x.json.json"),
+        (.clusterSnapshotRecord(tag: tag), "prod-eu/snapshots/nightly-2024-05-01.json"),
+        (.clusterSnapshotRecord(tag: try! SnapshotTag("x.json")), "prod-eu/snapshots/x.json.json"),
     ]
 
     @Test(arguments: 0..<layoutCases.count)
@@ -57,21 +57,16 @@ struct ObjectKeysTests {
         #expect(try Self.keys.parse(key) == object)
     }
 
-    @Test func prefixIsOptionalAndNormalized() throws {
-        let bare = try ObjectKeys(prefix: "", cluster: Examples.cluster)
-        #expect(
-            bare.key(for: .clusterSnapshotRecord(tag: Self.tag))
-                == "prod-eu/snapshots/nightly-2024-05-01.json")
-        let deep = try ObjectKeys(prefix: "backups/cassandra/", cluster: try ClusterName("Test Cluster"))
-        #expect(deep.prefix == "backups/cassandra")
-        let key = deep.key(for: .nodeManifest(host: Self.host, tag: Self.tag))
-        #expect(
-            key
-                == "backups/cassandra/Test Cluster/nodes/\(Self.host)/snapshots/nightly-2024-05-01/manifest.json"
-        )
-        #expect(try deep.parse(key) == .nodeManifest(host: Self.host, tag: Self.tag))
-        #expect(deep.nodeRoot(Self.host) == "backups/cassandra/Test Cluster/nodes/\(Self.host)/")
-        #expect(deep.clusterSnapshotsRoot == "backups/cassandra/Test Cluster/snapshots/")
+    /// Keys are relative to the store URL, which carries any prefix: a key starts with the
+    /// cluster's name.
+    @Test func keysStartAtTheCluster() throws {
+        let keys = ObjectKeys(cluster: try ClusterName("Test Cluster"))
+        let key = keys.key(for: .nodeManifest(host: Self.host, tag: Self.tag))
+        #expect(key == "Test Cluster/nodes/\(Self.host)/snapshots/nightly-2024-05-01/manifest.json")
+        #expect(try keys.parse(key) == .nodeManifest(host: Self.host, tag: Self.tag))
+        #expect(keys.nodeRoot(Self.host) == "Test Cluster/nodes/\(Self.host)/")
+        #expect(keys.clusterSnapshotsRoot == "Test Cluster/snapshots/")
+        #expect(throws: ObjectKeyError.self) { try keys.parse("backups/" + key) }
     }
 
     @Test func collisionKeysAreDistinctAndDerivedFromContent() throws {
@@ -136,50 +131,50 @@ struct ObjectKeysTests {
 
     static let badKeys: [(String, String)] = [
         ("", "empty"),
-        ("/cassnap/prod-eu/snapshots/x.json", "absolute"),
-        ("cassnap/prod-eu/snapshots/../../../etc/passwd", "\"..\" segment"),
-        ("cassnap/prod-eu/nodes/./x", "\".\" segment"),
+        ("/prod-eu/snapshots/x.json", "absolute"),
+        ("prod-eu/snapshots/../../../etc/passwd", "\"..\" segment"),
+        ("prod-eu/nodes/./x", "\".\" segment"),
         ("cassnap//prod-eu/snapshots/x.json", "empty segment"),
-        ("cassnap/prod-eu/snapshots/", "empty segment"),
-        ("cassnap/prod-eu/snapshots/x\0.json", "NUL"),
-        ("cassnap/prod-eu/snapshots/x\\..\\y.json", "\"\\\""),
-        ("cassnap/prod-eu/snapshots/x\n.json", "control"),
-        ("cassnap/prod-eu/" + String(repeating: "k", count: 1100), "1024 bytes"),
-        ("cassnap/other/snapshots/x.json", "not under \"cassnap/prod-eu/\""),
-        ("cassnap/prod-eu/snapshots/x.txt", "end in \".json\""),
-        ("cassnap/prod-eu/snapshots/a/b.json", "expected nodes/"),
-        ("cassnap/prod-eu/nodes/6F1C2A4E-0C3B-4C1E-9D27-3A5B8E2F41C7/snapshots/t/manifest.json", "lowercase"),
-        ("cassnap/prod-eu/nodes/not-a-uuid/snapshots/t/manifest.json", "invalid host ID"),
+        ("prod-eu/snapshots/", "empty segment"),
+        ("prod-eu/snapshots/x\0.json", "NUL"),
+        ("prod-eu/snapshots/x\\..\\y.json", "\"\\\""),
+        ("prod-eu/snapshots/x\n.json", "control"),
+        ("prod-eu/" + String(repeating: "k", count: 1100), "1024 bytes"),
+        ("cassnap/other/snapshots/x.json", "not under \"prod-eu/\""),
+        ("prod-eu/snapshots/x.txt", "end in \".json\""),
+        ("prod-eu/snapshots/a/b.json", "expected nodes/"),
+        ("prod-eu/nodes/6F1C2A4E-0C3B-4C1E-9D27-3A5B8E2F41C7/snapshots/t/manifest.json", "lowercase"),
+        ("prod-eu/nodes/not-a-uuid/snapshots/t/manifest.json", "invalid host ID"),
         (
-            "cassnap/prod-eu/nodes/6f1c2a4e-0c3b-4c1e-9d27-3a5b8e2f41c7/snapshots/t/other.json",
+            "prod-eu/nodes/6f1c2a4e-0c3b-4c1e-9d27-3a5b8e2f41c7/snapshots/t/other.json",
             "expected snapshots/<tag>"
         ),
         (
-            "cassnap/prod-eu/nodes/6f1c2a4e-0c3b-4c1e-9d27-3a5b8e2f41c7/misc/a/b/c",
+            "prod-eu/nodes/6f1c2a4e-0c3b-4c1e-9d27-3a5b8e2f41c7/misc/a/b/c",
             "\"data\" or \"snapshots\""
         ),
         (
-            "cassnap/prod-eu/nodes/6f1c2a4e-0c3b-4c1e-9d27-3a5b8e2f41c7/data/shop/orders-5a1c395e78ef11eebd8a8f5e2d8b3a63/notes.txt",
+            "prod-eu/nodes/6f1c2a4e-0c3b-4c1e-9d27-3a5b8e2f41c7/data/shop/orders-5a1c395e78ef11eebd8a8f5e2d8b3a63/notes.txt",
             "not an SSTable"
         ),
         (
-            "cassnap/prod-eu/nodes/6f1c2a4e-0c3b-4c1e-9d27-3a5b8e2f41c7/data/shop/orders-5a1c395e78ef11eebd8a8f5e2d8b3a63/nb-1-big-Data.db~sha256-xyz",
+            "prod-eu/nodes/6f1c2a4e-0c3b-4c1e-9d27-3a5b8e2f41c7/data/shop/orders-5a1c395e78ef11eebd8a8f5e2d8b3a63/nb-1-big-Data.db~sha256-xyz",
             "not an SSTable"
         ),
         (
-            "cassnap/prod-eu/nodes/6f1c2a4e-0c3b-4c1e-9d27-3a5b8e2f41c7/data/shop/orders-5a1c395e78ef11eebd8a8f5e2d8b3a63/tmp-la-1-big-Data.db",
+            "prod-eu/nodes/6f1c2a4e-0c3b-4c1e-9d27-3a5b8e2f41c7/data/shop/orders-5a1c395e78ef11eebd8a8f5e2d8b3a63/tmp-la-1-big-Data.db",
             "not an SSTable"
         ),
         (
-            "cassnap/prod-eu/nodes/6f1c2a4e-0c3b-4c1e-9d27-3a5b8e2f41c7/data/shop/orders-XYZ/nb-1-big-Data.db",
+            "prod-eu/nodes/6f1c2a4e-0c3b-4c1e-9d27-3a5b8e2f41c7/data/shop/orders-XYZ/nb-1-big-Data.db",
             "table directory"
         ),
         (
-            "cassnap/prod-eu/nodes/6f1c2a4e-0c3b-4c1e-9d27-3a5b8e2f41c7/data/sh-op/orders/nb-1-big-Data.db",
+            "prod-eu/nodes/6f1c2a4e-0c3b-4c1e-9d27-3a5b8e2f41c7/data/sh-op/orders/nb-1-big-Data.db",
             "keyspace name"
         ),
         (
-            "cassnap/prod-eu/nodes/6f1c2a4e-0c3b-4c1e-9d27-3a5b8e2f41c7/data/shop/orders/idx/nb-1-big-Data.db",
+            "prod-eu/nodes/6f1c2a4e-0c3b-4c1e-9d27-3a5b8e2f41c7/data/shop/orders/idx/nb-1-big-Data.db",
             "starts with \".\""
         ),
     ]
@@ -218,18 +213,6 @@ struct ObjectKeysTests {
         try RestorePath.validate(fileName: name)
         #expect(throws: ObjectKeyError.self) { try RestorePath.validate(fileName: "x/" + name) }
         #expect(throws: ObjectKeyError.self) { try RestorePath.validate(fileName: "..") }
-    }
-
-    @Test(arguments: [
-        ("/abs", "start with"), ("a//b", "must not be empty"), ("a/../b", "escape"), ("a/\0", "NUL"),
-    ])
-    func badPrefixesAreRefused(prefix: String, reason: String) {
-        #expect {
-            try ObjectKeys(prefix: prefix, cluster: Examples.cluster)
-        } throws: { error in
-            guard case .invalidPrefix(let named, let detail) = error as? ObjectKeyError else { return false }
-            return named == prefix && detail.contains(reason)
-        }
     }
 
     @Test(arguments: ["", "..", "a/b", " padded", "padded ", "tab\there", "nul\0"])

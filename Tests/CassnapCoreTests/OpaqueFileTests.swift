@@ -45,7 +45,7 @@ struct OpaqueFileTests {
         let primary = Examples.keys.primaryKey(for: file)
         #expect(
             primary
-                == "cassnap/prod-eu/nodes/6f1c2a4e-0c3b-4c1e-9d27-3a5b8e2f41c7/data/shop/orders-5a1c395e78ef11eebd8a8f5e2d8b3a63/nb-1-big-SAI+aa+age_idx+Meta.db"
+                == "prod-eu/nodes/6f1c2a4e-0c3b-4c1e-9d27-3a5b8e2f41c7/data/shop/orders-5a1c395e78ef11eebd8a8f5e2d8b3a63/nb-1-big-SAI+aa+age_idx+Meta.db"
         )
         let collision = Examples.keys.collisionKey(
             for: file, sha256: Examples.digest(String(repeating: "ab", count: 32)))
@@ -95,10 +95,10 @@ struct OpaqueFileTests {
 
     @Test func keysThatEscapeAreRefused() {
         for key in [
-            "cassnap/prod-eu/nodes/6f1c2a4e-0c3b-4c1e-9d27-3a5b8e2f41c7/snapshots/t/ks/tb/../x.json",
-            "cassnap/prod-eu/nodes/6f1c2a4e-0c3b-4c1e-9d27-3a5b8e2f41c7/snapshots/t/ks/tb/idx/x.json",
-            "cassnap/prod-eu/nodes/6f1c2a4e-0c3b-4c1e-9d27-3a5b8e2f41c7/snapshots/t/ks/tb/tmp-x",
-            "cassnap/prod-eu/nodes/6f1c2a4e-0c3b-4c1e-9d27-3a5b8e2f41c7/data/ks/tb/events.json",
+            "prod-eu/nodes/6f1c2a4e-0c3b-4c1e-9d27-3a5b8e2f41c7/snapshots/t/ks/tb/../x.json",
+            "prod-eu/nodes/6f1c2a4e-0c3b-4c1e-9d27-3a5b8e2f41c7/snapshots/t/ks/tb/idx/x.json",
+            "prod-eu/nodes/6f1c2a4e-0c3b-4c1e-9d27-3a5b8e2f41c7/snapshots/t/ks/tb/tmp-x",
+            "prod-eu/nodes/6f1c2a4e-0c3b-4c1e-9d27-3a5b8e2f41c7/data/ks/tb/events.json",
         ] {
             #expect(throws: ObjectKeyError.self, "\(key)") { try Examples.keys.parse(key) }
         }

@@ -10,7 +10,7 @@ import Testing
 /// with generations reused after a "rebuild" (collision keys), written as the agent writes them.
 struct History {
     let store = InMemoryObjectStore()
-    let keys = try! ObjectKeys(prefix: "", cluster: ClusterName("Test Cluster"))
+    let keys = ObjectKeys(cluster: try! ClusterName("Test Cluster"))
     let host = try! HostID("6f1c2a4e-0000-4000-8000-000000000001")
     let table = try! TableRef(
         keyspace: "shop", table: "orders", id: TableID("5a1c395e-b41f-11e5-9f22-ba0be0483c18"))

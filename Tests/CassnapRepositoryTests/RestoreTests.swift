@@ -19,7 +19,7 @@ struct BackedUpNode {
     var manifest: NodeManifest!
 
     init() async throws {
-        keys = try ObjectKeys(prefix: "", cluster: ClusterName("Test Cluster"))
+        keys = ObjectKeys(cluster: try ClusterName("Test Cluster"))
         let tableID = try TableID("5a1c395e-b41f-11e5-9f22-ba0be0483c18")
         var tables: [NodeManifest.Table] = []
         for (name, id) in [("orders", tableID), ("legacy", nil as TableID?)] {

@@ -19,7 +19,7 @@ import Testing
     /// `count` files of `size` bytes in one table: little data, many blocks.
     static func node(files count: Int, size: Int) async throws -> (Repository, RestorePlan) {
         let store = InMemoryObjectStore()
-        let keys = try ObjectKeys(prefix: "", cluster: ClusterName("Test Cluster"))
+        let keys = ObjectKeys(cluster: try ClusterName("Test Cluster"))
         let host = try HostID("6f1c2a4e-0000-4000-8000-000000000001")
         let ref = try TableRef(keyspace: "shop", table: "tiny", id: nil)
         var sstables: [NodeManifest.SSTable] = []
