@@ -103,9 +103,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
-            name: "cassnap-agent", dependencies: ["CassnapAgent"]),
+            name: "cassnap-agent",
+            dependencies: ["CassnapAgent", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(
-            name: "cassnap-coordinator", dependencies: ["CassnapCoordinator"]),
+            name: "cassnap-coordinator",
+            dependencies: ["CassnapCoordinator", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "cassnap", dependencies: ["CassnapCLI"]),
 
         // Test support: a faithful fake nodetool and a Cassandra data-directory builder.

@@ -74,12 +74,8 @@ package struct AgentCommand: AsyncParsableCommand {
                 throw ExitCode(ExitStatus.configuration)
             }
             let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
-            LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = level
-                return handler
-            }
-            let logger = Logger(label: "cassnap.agent")
+            var logger = Logger(label: "cassnap.agent")
+            logger.logLevel = level
             let agent: Agent
             do {
                 agent = try await Agent.build(configuration: configuration, once: once, logger: logger)

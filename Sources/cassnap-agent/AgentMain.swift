@@ -1,9 +1,12 @@
 import CassnapAgent
+import Logging
 
-/// Thin executable: parsing and work live in CassnapAgent.
+/// Thin executable: it sets up logging; parsing and work live in CassnapAgent.
 @main
 enum AgentMain {
     static func main() async {
+        // The one place logging is set up: the libraries only make loggers (tests make theirs).
+        LoggingSystem.bootstrap(StreamLogHandler.standardError)
         await AgentCommand.main()
     }
 }
