@@ -114,9 +114,16 @@ struct SettledSnapshots: Sendable {
         }
     }
 
+    /// Asked a slice at a time, stopping at the first file not uploaded: the records of a
+    /// whole storm's snapshot at once were the agent's peak heap, every tick until it drained.
     private func allUploaded(_ paths: [String]) async -> Bool {
-        guard let records = try? await node.state.files(paths: paths) else { return false }
-        return paths.allSatisfy { records[$0]?.status == .uploaded }
+        for start in stride(from: 0, to: paths.count, by: 1000) {
+            let slice = paths[start..<min(start + 1000, paths.count)]
+            guard let records = try? await node.state.files(paths: slice),
+                slice.allSatisfy({ records[$0]?.status == .uploaded })
+            else { return false }
+        }
+        return true
     }
 
     /// Every `<table>/snapshots/<tag>` name in the data directories.

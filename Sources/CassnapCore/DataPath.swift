@@ -162,7 +162,16 @@ extension DataPath {
     {
         var body = path
         if body.hasSuffix("/") { body = body.dropLast() }
-        let parts = body.split(separator: "/", omittingEmptySubsequences: false)
+        // `split` grows its array one doubling at a time; every file event classifies a path
+        // (and each data directory) again, so the array is sized once.
+        var parts: [Substring] = []
+        parts.reserveCapacity(body.utf8.reduce(1) { $1 == UInt8(ascii: "/") ? $0 + 1 : $0 })
+        var start = body.startIndex
+        while let slash = body[start...].firstIndex(of: "/") {
+            parts.append(body[start..<slash])
+            start = body.index(after: slash)
+        }
+        parts.append(body[start...])
         for part in parts {
             if part.isEmpty { throw .emptyComponent(path: original) }
             if part == "." || part == ".." { throw .dotComponent(path: original, component: String(part)) }

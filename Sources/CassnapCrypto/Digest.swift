@@ -8,12 +8,30 @@ package enum DigestAlgorithm: Sendable {
     case md5
     case sha1
 
+    /// The algorithm fetched from the default provider once: OpenSSL 3 otherwise looks the
+    /// implementation up by name again in every `EVP_DigestInit_ex`.
     var evp: OpaquePointer {
         switch self {
-        case .sha256: EVP_sha256()
-        case .md5: EVP_md5()
-        case .sha1: EVP_sha1()
+        case .sha256: FetchedDigests.shared.sha256
+        case .md5: FetchedDigests.shared.md5
+        case .sha1: FetchedDigests.shared.sha1
         }
+    }
+}
+
+/// Digest implementations fetched once and kept for the life of the process (immutable, and
+/// safe to share between threads once fetched).
+private struct FetchedDigests: @unchecked Sendable {
+    static let shared = FetchedDigests()
+
+    let sha256: OpaquePointer
+    let md5: OpaquePointer
+    let sha1: OpaquePointer
+
+    private init() {
+        sha256 = EVP_MD_fetch(nil, "SHA256", nil) ?? EVP_sha256()
+        md5 = EVP_MD_fetch(nil, "MD5", nil) ?? EVP_md5()
+        sha1 = EVP_MD_fetch(nil, "SHA1", nil) ?? EVP_sha1()
     }
 }
 
@@ -63,13 +81,26 @@ package enum Digest {
     package static func sha256(_ data: some DataProtocol) -> [UInt8] { hash(.sha256, data) }
     package static func md5(_ data: some DataProtocol) -> [UInt8] { hash(.md5, data) }
 
+    /// The common case without generic dispatch: signing hashes byte arrays on every request.
+    package static func sha256(_ bytes: [UInt8]) -> [UInt8] { hash(.sha256, bytes) }
+    package static func md5(_ bytes: [UInt8]) -> [UInt8] { hash(.md5, bytes) }
+
+    package static func hash(_ algorithm: DigestAlgorithm, _ bytes: [UInt8]) -> [UInt8] {
+        let h = Hasher(algorithm)
+        bytes.withUnsafeBytes { h.update($0) }
+        return h.finalize()
+    }
+
     package static func hmacSHA256(key: some DataProtocol, _ message: some DataProtocol) -> [UInt8] {
-        let keyBytes = Array(key)
-        let messageBytes = Array(message)
+        hmacSHA256(keyBytes: Array(key), Array(message))
+    }
+
+    /// HMAC-SHA256 of byte arrays, without generic dispatch (SigV4 signs every request).
+    package static func hmacSHA256(keyBytes key: [UInt8], _ message: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0
         _ = HMAC(
-            EVP_sha256(), keyBytes, Int32(keyBytes.count), messageBytes, messageBytes.count, &out, &length)
+            FetchedDigests.shared.sha256, key, Int32(key.count), message, message.count, &out, &length)
         return Array(out.prefix(Int(length)))
     }
 
@@ -79,7 +110,9 @@ package enum Digest {
         bufferSize: Int = Digest.fileBufferSize
     ) throws -> [UInt8] {
         let h = Hasher(algorithm)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 16)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(
+            byteCount: readBufferSize(fd: fd, offset: offset, length: length, limit: bufferSize),
+            alignment: 16)
         defer { buffer.deallocate() }
         var position = offset
         var remaining = length ?? Int64.max
@@ -99,6 +132,23 @@ package enum Digest {
             throw DigestError.shortFile(expected: length, got: position - offset)
         }
         return h.finalize()
+    }
+}
+
+extension Digest {
+    /// A read buffer no bigger than the bytes to read: most SSTable components are a few KiB,
+    /// for which 256 KiB of heap per hash is waste.
+    package static func readBufferSize(fd: Int32, offset: Int64, length: Int64?, limit: Int) -> Int {
+        var wanted = length
+        if wanted == nil {
+            var st = stat()
+            if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG {
+                // One byte more than the size, so a file that grows is still read to its end.
+                wanted = max(0, Int64(st.st_size) - offset) + 1
+            }
+        }
+        guard let wanted else { return limit }
+        return Int(max(1, min(Int64(limit), wanted)))
     }
 }
 

@@ -28,11 +28,22 @@ package final class CurlHTTPClient: Sendable {
     /// The transfer runs on a blocking thread; cancelling the calling task aborts it (within
     /// about a second, from libcurl's progress callback) and throws `CancellationError`.
     package func perform(_ request: HTTPRequest) async throws -> HTTPResponse {
+        try await perform { (request, ()) }.response
+    }
+
+    /// Builds the request and runs it on one blocking thread, so that work the request needs
+    /// first (hashing the body it sends, signing) costs no thread hand-off of its own.
+    /// `prepare` may throw; `context` is whatever of its work the caller needs afterwards.
+    package func perform<Context: Sendable>(
+        preparing prepare: @escaping @Sendable () throws -> (HTTPRequest, Context)
+    ) async throws -> (response: HTTPResponse, context: Context) {
         let cancellation = TransferCancellation()
         return try await withTaskCancellationHandler {
             try Task.checkCancellation()
             return try await BlockingThreads.shared.run {
-                try self.performBlocking(request, cancellation: cancellation)
+                let (request, context) = try prepare()
+                if cancellation.isCancelled { throw CancellationError() }
+                return (try self.performBlocking(request, cancellation: cancellation), context)
             }
         } onCancel: {
             cancellation.cancel()

@@ -68,22 +68,37 @@ extension S3ObjectStore {
     /// Signs and performs one request. Throws only for transport and credential failures; HTTP
     /// error statuses come back for the caller to map.
     func send(_ request: S3Request) async throws -> HTTPResponse {
+        try await send { (request, ()) }.response
+    }
+
+    /// Like `send(_:)`, with the request built on the transfer's own thread: a PUT hashes its
+    /// body there and then sends it, one thread hand-off instead of two.
+    func send<Context: Sendable>(
+        preparing prepare: @escaping @Sendable () throws -> (S3Request, Context)
+    ) async throws -> (response: HTTPResponse, context: Context) {
         let credentials = try await configuration.credentials.credentials()
+        return try await http.perform {
+            let (request, context) = try prepare()
+            return (self.signed(request, credentials: credentials), context)
+        }
+    }
+
+    private func signed(_ request: S3Request, credentials: AWSCredentials) -> HTTPRequest {
+        let host = endpoint.hostHeader()
         var headers = request.headers
-        headers.append(("Host", endpoint.hostHeader()))
+        headers.append(("Host", host))
         let signed = signer.sign(
             SigV4Signer.Request(
                 method: request.method, path: endpoint.path(key: request.key), query: request.query,
                 headers: headers,
                 payloadHash: request.payloadHash),
             credentials: credentials)
-        var url = "\(endpoint.scheme)://\(endpoint.hostHeader())\(signed.encodedPath)"
+        var url = "\(endpoint.scheme)://\(host)\(signed.encodedPath)"
         if !signed.encodedQuery.isEmpty { url += "?" + signed.encodedQuery }
-        return try await http.perform(
-            HTTPRequest(
-                method: request.method, url: url, headers: signed.headers, body: request.body,
-                sink: request.sink,
-                throttle: request.throttle))
+        return HTTPRequest(
+            method: request.method, url: url, headers: signed.headers, body: request.body,
+            sink: request.sink,
+            throttle: request.throttle)
     }
 }
 
@@ -137,7 +152,7 @@ struct LocalFileRange: Sendable {
         let count = length ?? self.length
         let sha = sha256 ? Hasher(.sha256) : nil
         let md = md5 ? Hasher(.md5) : nil
-        let chunk = Digest.fileBufferSize
+        let chunk = Digest.readBufferSize(fd: fd, offset: start, length: count, limit: Digest.fileBufferSize)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
         defer { buffer.deallocate() }
         var done: Int64 = 0

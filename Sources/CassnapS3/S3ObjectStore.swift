@@ -249,36 +249,46 @@ package struct S3ObjectStore: ObjectStore {
         let sha256 = Digest.sha256(bytes).hexString
         let md5 = Digest.md5(bytes)
         try checkCallerDigest(options.sha256, actual: sha256, key: key)
-        return try await putObject(
-            key: key, size: Int64(bytes.count), body: bytes.isEmpty ? .none : .bytes(bytes), sha256: sha256,
-            md5: md5,
-            options: options, throttle: throttle)
+        let response = try await send(
+            putRequest(
+                key: key, body: bytes.isEmpty ? .none : .bytes(bytes), sha256: sha256, md5: md5,
+                options: options, throttle: throttle))
+        return try await putResult(response, key: key, size: Int64(bytes.count), sha256: sha256, md5: md5)
     }
 
     /// One read to hash (SHA-256 for the metadata and the signed payload hash, MD5 for
-    /// Content-MD5), one read to send.
+    /// Content-MD5), one read to send, both on the transfer's thread.
     private func putFile(
         key: String, file: LocalFileRange, options: PutOptions, throttle: (@Sendable (Int) -> Void)?
     ) async throws -> ObjectInfo {
-        let digests = try await BlockingThreads.shared.run { try file.hash(sha256: true, md5: true) }
-        let sha256 = digests.sha256!.hexString
-        try checkCallerDigest(options.sha256, actual: sha256, key: key)
-        return try await putObject(
-            key: key, size: file.length,
-            body: file.length == 0 ? .none : .file(fd: file.fd, offset: file.offset, length: file.length),
-            sha256: sha256, md5: digests.md5!, options: options, throttle: throttle)
+        let (response, digests) = try await send { () throws -> (S3Request, (sha256: String, md5: [UInt8])) in
+            let digests = try file.hash(sha256: true, md5: true)
+            let sha256 = digests.sha256!.hexString
+            try checkCallerDigest(options.sha256, actual: sha256, key: key)
+            let request = putRequest(
+                key: key,
+                body: file.length == 0 ? .none : .file(fd: file.fd, offset: file.offset, length: file.length),
+                sha256: sha256, md5: digests.md5!, options: options, throttle: throttle)
+            return (request, (sha256, digests.md5!))
+        }
+        return try await putResult(
+            response, key: key, size: file.length, sha256: digests.sha256, md5: digests.md5)
     }
 
-    private func putObject(
-        key: String, size: Int64, body: HTTPRequest.Body, sha256: String, md5: [UInt8], options: PutOptions,
+    private func putRequest(
+        key: String, body: HTTPRequest.Body, sha256: String, md5: [UInt8], options: PutOptions,
         throttle: (@Sendable (Int) -> Void)?
-    ) async throws -> ObjectInfo {
+    ) -> S3Request {
         var headers = objectHeaders(options: options, sha256: sha256)
         headers.append(("Content-MD5", Data(md5).base64EncodedString()))
-        let response = try await send(
-            S3Request(
-                method: "PUT", key: objectKey(key), headers: headers, body: body, payloadHash: sha256,
-                throttle: throttle))
+        return S3Request(
+            method: "PUT", key: objectKey(key), headers: headers, body: body, payloadHash: sha256,
+            throttle: throttle)
+    }
+
+    private func putResult(_ response: HTTPResponse, key: String, size: Int64, sha256: String, md5: [UInt8])
+        async throws -> ObjectInfo
+    {
         guard response.status == 200 else { throw error(for: response, key: key, operation: "put") }
         bucketConfirmed.set()
         if let etag = Self.etag(response), Self.etagIsMD5(response), etag != md5.hexString {
@@ -467,8 +477,12 @@ package struct S3ObjectStore: ObjectStore {
     func objectKey(_ key: String) -> String { configuration.rootPrefix + key }
 
     static func etag(_ response: HTTPResponse) -> String? {
-        response.header("etag").map {
-            $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")).lowercased()
+        response.header("etag").map { value in
+            // Without the quotes (and blanks) around it; a CharacterSet per response cost more.
+            var scalars = Substring(value).unicodeScalars
+            while let first = scalars.first, first == "\"" || first == " " { scalars.removeFirst() }
+            while let last = scalars.last, last == "\"" || last == " " { scalars.removeLast() }
+            return String(scalars).lowercased()
         }
     }
 

@@ -1,5 +1,6 @@
 import CassnapCrypto
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -23,6 +24,8 @@ package struct SigV4Signer: Sendable {
     /// Remove `.`/`..` segments and repeated slashes before signing. Every AWS service except S3
     /// normalizes; S3 signs the key as it is.
     package var normalizesPath: Bool
+    /// The day's signing key: four HMACs that are the same for every request of a day.
+    private let keyCache = SigningKeyCache()
 
     package init(
         region: String, service: String = "s3", sendsContentSHA256: Bool? = nil, normalizesPath: Bool? = nil
@@ -70,17 +73,22 @@ package struct SigV4Signer: Sendable {
 
     package func sign(_ request: Request, credentials: AWSCredentials, date: Date = Date()) -> SignedRequest {
         let (amzDate, day) = Self.timestamps(date)
-        var headers = request.headers.filter {
-            $0.name.lowercased() != "x-amz-date" && $0.name.lowercased() != "authorization"
+        var headers: [(name: String, value: String)] = []
+        headers.reserveCapacity(request.headers.count + 4)
+        var hasToken = false
+        var hasContentSHA256 = false
+        for header in request.headers {
+            let name = header.name.lowercased()
+            if name == "x-amz-date" || name == "authorization" { continue }
+            hasToken = hasToken || name == "x-amz-security-token"
+            hasContentSHA256 = hasContentSHA256 || name == "x-amz-content-sha256"
+            headers.append(header)
         }
         headers.append(("X-Amz-Date", amzDate))
-        if let token = credentials.sessionToken,
-            !headers.contains(where: { $0.name.lowercased() == "x-amz-security-token" })
-        {
+        if let token = credentials.sessionToken, !hasToken {
             headers.append(("X-Amz-Security-Token", token))
         }
-        if sendsContentSHA256 && !headers.contains(where: { $0.name.lowercased() == "x-amz-content-sha256" })
-        {
+        if sendsContentSHA256 && !hasContentSHA256 {
             headers.append(("X-Amz-Content-SHA256", request.payloadHash))
         }
 
@@ -96,9 +104,9 @@ package struct SigV4Signer: Sendable {
         let stringToSign = [
             "AWS4-HMAC-SHA256", amzDate, scope, Digest.sha256(Array(canonicalRequest.utf8)).hexString,
         ].joined(separator: "\n")
-        let key = Self.signingKey(
+        let key = keyCache.key(
             secret: credentials.secretAccessKey, day: day, region: region, service: service)
-        let signature = Digest.hmacSHA256(key: key, Array(stringToSign.utf8)).hexString
+        let signature = Digest.hmacSHA256(keyBytes: key, Array(stringToSign.utf8)).hexString
         let authorization =
             "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyId)/\(scope), SignedHeaders=\(signedHeaders), Signature=\(signature)"
         headers.append(("Authorization", authorization))
@@ -108,8 +116,10 @@ package struct SigV4Signer: Sendable {
     }
 
     package static func signingKey(secret: String, day: String, region: String, service: String) -> [UInt8] {
-        var key = Digest.hmacSHA256(key: Array("AWS4\(secret)".utf8), Array(day.utf8))
-        for part in [region, service, "aws4_request"] { key = Digest.hmacSHA256(key: key, Array(part.utf8)) }
+        var key = Digest.hmacSHA256(keyBytes: Array("AWS4\(secret)".utf8), Array(day.utf8))
+        for part in [region, service, "aws4_request"] {
+            key = Digest.hmacSHA256(keyBytes: key, Array(part.utf8))
+        }
         return key
     }
 
@@ -185,16 +195,33 @@ package struct SigV4Signer: Sendable {
     static func canonicalHeaders(_ headers: [(name: String, value: String)]) -> (
         canonical: String, signed: String
     ) {
-        var merged: [String: [String]] = [:]
-        for (name, value) in headers {
-            merged[name.lowercased(), default: []].append(collapseSpaces(value))
+        // A handful of headers per request: a sorted array is cheaper than a dictionary.
+        // The original position breaks ties, so repeated headers keep their order.
+        var entries: [(name: String, value: String, order: Int)] = []
+        entries.reserveCapacity(headers.count)
+        for (order, header) in headers.enumerated() {
+            entries.append((header.name.lowercased(), header.value, order))
         }
-        let names = merged.keys.sorted()
-        let canonical = names.map { "\($0):\(merged[$0]!.joined(separator: ","))\n" }.joined()
-        return (canonical, names.joined(separator: ";"))
+        entries.sort { a, b in a.name == b.name ? a.order < b.order : a.name < b.name }
+        var canonical = ""
+        var signed = ""
+        var previous: String?
+        for entry in entries {
+            if entry.name == previous {
+                canonical.removeLast()  // the line's "\n": a repeated header joins with a comma
+                canonical += "," + collapseSpaces(entry.value) + "\n"
+                continue
+            }
+            if previous != nil { signed += ";" }
+            signed += entry.name
+            canonical += entry.name + ":" + collapseSpaces(entry.value) + "\n"
+            previous = entry.name
+        }
+        return (canonical, signed)
     }
 
     private static func collapseSpaces(_ value: String) -> String {
+        if isCanonicalASCII(value) { return value }
         var out = ""
         var pendingSpace = false
         for ch in value.trimmingCharacters(in: .whitespaces) {
@@ -207,5 +234,43 @@ package struct SigV4Signer: Sendable {
             out.append(ch)
         }
         return out
+    }
+
+    /// Printable ASCII without a tab, a leading or trailing space or a run of spaces: the
+    /// value is already in canonical form (the common case: dates, hashes, types, lengths).
+    private static func isCanonicalASCII(_ value: String) -> Bool {
+        var previous: UInt8 = 0x20
+        for byte in value.utf8 {
+            guard byte > 0x20 && byte < 0x7f || byte == 0x20 && previous != 0x20 else { return false }
+            previous = byte
+        }
+        return previous != 0x20
+    }
+}
+
+/// The last signing key derived, for the secret and day it belongs to. Derivation is four
+/// HMACs; a day of requests under one secret needs it once.
+private final class SigningKeyCache: Sendable {
+    private struct Entry {
+        var secret: String
+        var day: String
+        var region: String
+        var service: String
+        var key: [UInt8]
+    }
+    private let entry = Mutex<Entry?>(nil)
+
+    func key(secret: String, day: String, region: String, service: String) -> [UInt8] {
+        if let cached = entry.withLock({ entry -> [UInt8]? in
+            guard let entry, entry.secret == secret, entry.day == day, entry.region == region,
+                entry.service == service
+            else { return nil }
+            return entry.key
+        }) {
+            return cached
+        }
+        let key = SigV4Signer.signingKey(secret: secret, day: day, region: region, service: service)
+        entry.withLock { $0 = Entry(secret: secret, day: day, region: region, service: service, key: key) }
+        return key
     }
 }
