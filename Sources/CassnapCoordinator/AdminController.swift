@@ -6,7 +6,8 @@ import Hummingbird
 /// The endpoints the CLI calls (admin token): cluster snapshots, nodes, live SSTables and the
 /// catalog rebuild. `{id}` is a snapshot id or tag; `{node}` a host ID or hostname.
 struct AdminController<Context: RequestContext> {
-    let catalog: any Catalog
+    /// The rebuild and schedule parts are for `catalog rebuild`, which hands it to `rebuilder`.
+    let catalog: any NodeCatalog & SnapshotCatalog & QueryCatalog & RebuildCatalog & ScheduleCatalog
     let snapshots: SnapshotService
     let rebuilder: CatalogRebuilder
     let bodies: BodyGate

@@ -7,7 +7,7 @@ import Logging
 /// The endpoints agents call (agent token): register, heartbeat, long-poll for commands, and
 /// the reports. Every report is idempotent by its `reportID`.
 struct AgentController<Context: RequestContext> {
-    let catalog: any Catalog
+    let catalog: any NodeCatalog & ReportCatalog
     let snapshots: SnapshotService
     let keys: ObjectKeys
     let bodies: BodyGate

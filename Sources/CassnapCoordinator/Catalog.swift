@@ -6,11 +6,14 @@ import Foundation
 /// heartbeats, command queues, live-SSTable events). The bucket stays the truth for snapshots
 /// (invariant 5): everything about them here can be rebuilt with `CatalogRebuilder`.
 ///
-/// Contract: every report method is idempotent by `reportID` — a report id seen before
-/// changes nothing and answers `duplicate`. Methods that change several rows do so in one
-/// transaction, so a crash leaves either the old or the new state.
-package protocol Catalog: Sendable {
-    // Nodes
+/// Split by consumer: each controller and service holds only the parts it calls. In every part,
+/// methods that change several rows do so in one transaction, so a crash leaves either the old
+/// or the new state.
+package typealias Catalog = NodeCatalog & ReportCatalog & SnapshotCatalog & MirrorCatalog & QueryCatalog
+    & RebuildCatalog
+
+/// Registered nodes and their heartbeats: the agents' endpoints, and the admin's node lookups.
+package protocol NodeCatalog: Sendable {
     func register(_ registration: AgentAPI.Registration, at now: Date) async throws
     /// False when the node never registered.
     func heartbeat(_ host: HostID, _ beat: AgentAPI.Heartbeat, at now: Date) async throws -> Bool
@@ -20,16 +23,31 @@ package protocol Catalog: Sendable {
     func resolveNode(_ ref: String) async throws -> HostID?
     /// Registered nodes whose last heartbeat is at or after `since`.
     func liveNodes(since: Date) async throws -> [ClusterSnapshotRecord.NodeEntry]
+}
 
-    // Agent reports
+/// What agents report, and the commands they poll for.
+///
+/// Contract: every report method is idempotent by `reportID` — a report id seen before
+/// changes nothing and answers `duplicate`.
+package protocol ReportCatalog: Sendable {
     func commands(for host: HostID) async throws -> [AgentAPI.Command]
     func recordFiles(_ host: HostID, _ batch: AgentAPI.Batch<AgentAPI.FileReport>, at now: Date) async throws
         -> AgentAPI.ReportReceipt
     func recordSSTableEvents(_ host: HostID, _ batch: AgentAPI.Batch<AgentAPI.SSTableEvent>, at now: Date)
         async throws -> AgentAPI.ReportReceipt
     func isReportProcessed(_ reportID: String) async throws -> Bool
+    /// Applies verified manifest reports of one node in one transaction.
+    func applyNodeOutcomes(reportID: String, host: HostID, outcomes: [NodeOutcome], at now: Date) async throws
+        -> AgentAPI.ReportReceipt
+    /// Records verified node snapshots (taken outside cassnap; the agent wrote their
+    /// manifests); a node and tag seen before is replaced.
+    func recordNodeSnapshots(_ host: HostID, _ batch: AgentAPI.Batch<AdminAPI.OperatorSnapshot>, at now: Date)
+        async throws -> AgentAPI.ReportReceipt
+}
 
-    // Cluster snapshots
+/// Cluster snapshots as `SnapshotService` plans, settles and deletes them and the admin lists
+/// them; and the node snapshots taken outside cassnap.
+package protocol SnapshotCatalog: Sendable {
     /// Throws `CatalogError.tagExists` when the tag is taken.
     func createSnapshot(_ plan: SnapshotPlan) async throws
     /// A snapshot id or a tag.
@@ -39,52 +57,55 @@ package protocol Catalog: Sendable {
     func summaries(page: PageRequest<SnapshotListKey>) async throws
         -> CatalogPage<AdminAPI.SnapshotSummary, SnapshotListKey>
     func detail(_ id: SnapshotID) async throws -> AdminAPI.SnapshotDetail?
+    /// Pending snapshots whose deadline passed become partial or failed; answers how many.
+    func expireSnapshots(at now: Date) async throws -> Int
+    func deleteSnapshot(_ id: SnapshotID) async throws -> AdminAPI.SnapshotSummary?
+    /// Node snapshots taken outside cassnap, newest first; every node's when `host` is nil.
+    func nodeSnapshots(_ host: HostID?) async throws -> [AdminAPI.OperatorSnapshot]
+}
+
+/// What `RecordMirror` needs to keep the bucket's cluster snapshot records in step.
+package protocol MirrorCatalog: Sendable {
+    /// Records whose latest revision is not yet in the bucket.
+    func unmirroredRecords() async throws -> [(record: ClusterSnapshotRecord, revision: Int)]
+    func markMirrored(_ id: SnapshotID, revision: Int) async throws
+}
+
+/// The admin's SSTable queries: which SSTables form a snapshot, which were live on a node.
+package protocol QueryCatalog: Sendable {
     /// SSTables ordered by node, keyspace, table, index, SSTable; `page.limit` counts SSTables.
     /// Every page costs O(page) except with a keyspace-only or table-only filter and no node,
     /// which scans the snapshot's other keyspaces/tables between matches.
     func sstables(_ id: SnapshotID, filter: SSTableFilter, page: PageRequest<SSTableKey>) async throws
         -> CatalogPage<AdminAPI.SnapshotSSTable, SSTableKey>
-    /// Applies verified manifest reports of one node in one transaction.
-    func applyNodeOutcomes(reportID: String, host: HostID, outcomes: [NodeOutcome], at now: Date) async throws
-        -> AgentAPI.ReportReceipt
-    /// Pending snapshots whose deadline passed become partial or failed; answers how many.
-    func expireSnapshots(at now: Date) async throws -> Int
-    /// Records whose latest revision is not yet in the bucket.
-    func unmirroredRecords() async throws -> [(record: ClusterSnapshotRecord, revision: Int)]
-    func markMirrored(_ id: SnapshotID, revision: Int) async throws
-    func deleteSnapshot(_ id: SnapshotID) async throws -> AdminAPI.SnapshotSummary?
-
-    // Node snapshots (taken outside cassnap; the agent wrote their manifests)
-    /// Records verified node snapshots; a node and tag seen before is replaced.
-    func recordNodeSnapshots(_ host: HostID, _ batch: AgentAPI.Batch<AdminAPI.OperatorSnapshot>, at now: Date)
-        async throws -> AgentAPI.ReportReceipt
-    /// Newest first; every node's when `host` is nil.
-    func nodeSnapshots(_ host: HostID?) async throws -> [AdminAPI.OperatorSnapshot]
-
-    // Live SSTables
-    /// Ordered by keyspace, table, SSTable.
     /// What was live on `host` at `instant`, as a node manifest; nil for an unknown node.
     /// Throws `PointInTimeError` when the history does not cover it or a file is missing.
     func pointInTimeManifest(_ host: HostID, at instant: Date) async throws -> AdminAPI.PointInTime?
+    /// Ordered by keyspace, table, SSTable.
     func liveSSTables(_ host: HostID, at instant: Date, page: PageRequest<LiveSSTableKey>) async throws
         -> CatalogPage<AdminAPI.LiveSSTable, LiveSSTableKey>
+}
 
-    /// Replaces every snapshot, its nodes and files with what the bucket holds.
+/// What `CatalogRebuilder` writes.
+package protocol RebuildCatalog: Sendable {
+    /// Replaces every snapshot, its nodes and files with what the bucket holds, in one transaction.
     func replaceSnapshots(with contents: BucketContents) async throws -> AdminAPI.RebuildResult
 }
 
-extension Catalog {
+extension SnapshotCatalog {
     /// Every snapshot, page by page: for tests and small catalogs.
     package func summaries() async throws -> [AdminAPI.SnapshotSummary] {
-        try await all {
+        try await allPages {
             try await summaries(page: PageRequest(after: $0, limit: AdminAPI.PageLimit.snapshots.maximum))
         }
     }
+}
 
+extension QueryCatalog {
     /// Every SSTable of a snapshot, page by page: for tests and small snapshots.
     package func sstables(_ id: SnapshotID, filter: SSTableFilter) async throws -> [AdminAPI.SnapshotSSTable]
     {
-        try await all {
+        try await allPages {
             try await sstables(
                 id, filter: filter,
                 page: PageRequest(after: $0, limit: AdminAPI.PageLimit.snapshotSSTables.maximum))
@@ -93,24 +114,25 @@ extension Catalog {
 
     /// Every live SSTable at `instant`, page by page: for tests.
     package func liveSSTables(_ host: HostID, at instant: Date) async throws -> [AdminAPI.LiveSSTable] {
-        try await all {
+        try await allPages {
             try await liveSSTables(
                 host, at: instant,
                 page: PageRequest(after: $0, limit: AdminAPI.PageLimit.liveSSTables.maximum))
         }
     }
+}
 
-    private func all<Item, Key>(_ fetch: (Key?) async throws -> CatalogPage<Item, Key>) async throws -> [Item]
-    {
-        var items: [Item] = []
-        var after: Key?
-        repeat {
-            let page = try await fetch(after)
-            items += page.items
-            after = page.next
-        } while after != nil
-        return items
-    }
+private func allPages<Item, Key>(_ fetch: (Key?) async throws -> CatalogPage<Item, Key>) async throws
+    -> [Item]
+{
+    var items: [Item] = []
+    var after: Key?
+    repeat {
+        let page = try await fetch(after)
+        items += page.items
+        after = page.next
+    } while after != nil
+    return items
 }
 
 package enum CatalogError: Error, CustomStringConvertible, Sendable {

@@ -57,18 +57,17 @@ package struct CatalogRebuilder: Sendable {
         return BucketContents(records: listing.records, manifests: manifests, skipped: skipped)
     }
 
-    /// Snapshots are replaced by the bucket's; so are schedules, when the catalog keeps them
-    /// (each with its next run planned from now, since when it last ran is not in the bucket).
-    package func rebuild(into catalog: any Catalog, now: Date = Date()) async throws -> AdminAPI.RebuildResult
+    /// Snapshots are replaced by the bucket's, and so are schedules (each with its next run
+    /// planned from now, since when it last ran is not in the bucket).
+    package func rebuild(into catalog: any RebuildCatalog & ScheduleCatalog, now: Date = Date()) async throws
+        -> AdminAPI.RebuildResult
     {
         let contents = try await read()
         var result = try await catalog.replaceSnapshots(with: contents)
         result.skipped = contents.skipped
-        if let schedules = catalog as? any ScheduleCatalog {
-            let (count, skipped) = try await rebuildSchedules(into: schedules, now: now)
-            result.schedules = count
-            result.skipped += skipped
-        }
+        let (count, skipped) = try await rebuildSchedules(into: catalog, now: now)
+        result.schedules = count
+        result.skipped += skipped
         logger.info(
             "Catalog rebuilt from the bucket",
             metadata: [

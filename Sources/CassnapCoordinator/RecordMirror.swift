@@ -5,14 +5,14 @@ import Logging
 /// Writes cluster snapshot records to the bucket, newest revision last: one writer at a time,
 /// and a flush requested during a run makes the run go round once more.
 package actor RecordMirror {
-    private let catalog: any Catalog
+    private let catalog: any MirrorCatalog
     private let store: any ObjectStore
     private let keys: ObjectKeys
     private let logger: Logger
     private var running = false
     private var again = false
 
-    init(catalog: any Catalog, store: any ObjectStore, keys: ObjectKeys, logger: Logger) {
+    init(catalog: any MirrorCatalog, store: any ObjectStore, keys: ObjectKeys, logger: Logger) {
         self.catalog = catalog
         self.store = store
         self.keys = keys

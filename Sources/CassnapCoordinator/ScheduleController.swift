@@ -6,7 +6,7 @@ import Hummingbird
 /// `/v1/schedules` (admin token): recurring snapshots. `{name}` is a schedule name.
 struct ScheduleController<Context: RequestContext> {
     let schedules: ScheduleService
-    let catalog: any Catalog
+    let catalog: any SnapshotCatalog
     let bodies: BodyGate
 
     func addRoutes(to routes: RouteRegistrar<Context>) {

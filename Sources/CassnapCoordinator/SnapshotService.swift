@@ -8,7 +8,7 @@ import Logging
 /// Cluster snapshots at an instant: plans them, verifies what nodes report, and keeps the
 /// bucket's cluster snapshot records in step with the catalog.
 package struct SnapshotService: Sendable {
-    package let catalog: any Catalog
+    package let catalog: any NodeCatalog & ReportCatalog & SnapshotCatalog & MirrorCatalog
     package let store: any ObjectStore
     package let keys: ObjectKeys
     package let settings: CoordinatorConfiguration.Snapshots
@@ -20,7 +20,8 @@ package struct SnapshotService: Sendable {
     private let manifestReads = BodyGate(permits: 2)
 
     package init(
-        catalog: any Catalog, store: any ObjectStore, keys: ObjectKeys,
+        catalog: any NodeCatalog & ReportCatalog & SnapshotCatalog & MirrorCatalog, store: any ObjectStore,
+        keys: ObjectKeys,
         settings: CoordinatorConfiguration.Snapshots,
         logger: Logger
     ) {
