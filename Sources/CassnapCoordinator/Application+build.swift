@@ -165,7 +165,7 @@ struct PeriodicService: Service {
 /// `GET /metrics`: the Prometheus text format.
 struct MetricsEndpoint: Sendable {
     let metrics: CoordinatorMetrics
-    let catalog: SQLiteCatalog
+    let catalog: any MetricsCatalog
     let liveNodeSeconds: Double
 
     @Sendable func handle(_ request: Request, context: BasicRequestContext) async throws -> Response {

@@ -46,7 +46,7 @@ package final class CoordinatorMetrics: Sendable {
     }
 
     /// Reads the catalog into gauges, then the whole registry as text.
-    func scrape(catalog: SQLiteCatalog, liveNodeSeconds: Double, now: Date) async throws -> [UInt8] {
+    func scrape(catalog: any MetricsCatalog, liveNodeSeconds: Double, now: Date) async throws -> [UInt8] {
         for (status, count) in try await catalog.snapshotCounts() {
             registry.makeGauge(name: "cassnap_snapshots", labels: [("status", status)]).set(Double(count))
         }
@@ -106,7 +106,15 @@ struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-extension SQLiteCatalog {
+/// What `/metrics` reads of the catalog: snapshots by status, the nodes and the schedules.
+package protocol MetricsCatalog: Sendable {
+    /// Cluster snapshots by status, every status present (0 when none).
+    func snapshotCounts() async throws -> [(String, Int)]
+    func nodes() async throws -> [AdminAPI.Node]
+    func schedules() async throws -> [ScheduleState]
+}
+
+extension SQLiteCatalog: MetricsCatalog {
     /// Cluster snapshots by status, every status present (0 when none).
     package func snapshotCounts() async throws -> [(String, Int)] {
         let counted = try await writer.read { db in

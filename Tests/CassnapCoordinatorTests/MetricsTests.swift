@@ -50,7 +50,9 @@ import Testing
             let labels = #"{host_id="\#(host)",hostname="node1"}"#
             #expect(s["cassnap_node_queued_files" + labels] == 3, "\(text)")
             #expect(s["cassnap_node_oldest_queued_age_seconds" + labels] == 1.5)
-            #expect((s["cassnap_node_clock_offset_seconds" + labels] ?? 0) > 59)
+            // 60 s ahead, less however long the heartbeat took to arrive (seconds on a loaded
+            // 2-core machine): the sign and the size say the offset is the node's clock.
+            #expect((s["cassnap_node_clock_offset_seconds" + labels] ?? 0) > 30)
             // Latency by route pattern, never by the raw path with its host ID.
             let heartbeat = s.first {
                 $0.key.hasPrefix("cassnap_http_request_duration_seconds_count{")
