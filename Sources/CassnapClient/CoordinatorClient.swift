@@ -260,14 +260,10 @@ package struct CoordinatorClient: Sendable {
     private func collect<Item: Codable & Sendable & Hashable>(
         _ fetch: (String?) async throws -> AdminAPI.Page<Item>
     ) async throws -> [Item] {
-        var items: [Item] = []
-        var after: String?
-        repeat {
+        try await allPages { (after: String?) in
             let page = try await fetch(after)
-            items += page.items
-            after = page.next
-        } while after != nil
-        return items
+            return (page.items, page.next)
+        }
     }
 
     // MARK: Transport

@@ -122,17 +122,14 @@ extension QueryCatalog {
     }
 }
 
+/// Every item of a catalog listing, page by page: `CassnapCore.allPages` over `CatalogPage`s.
 private func allPages<Item, Key>(_ fetch: (Key?) async throws -> CatalogPage<Item, Key>) async throws
     -> [Item]
 {
-    var items: [Item] = []
-    var after: Key?
-    repeat {
+    try await CassnapCore.allPages { (after: Key?) in
         let page = try await fetch(after)
-        items += page.items
-        after = page.next
-    } while after != nil
-    return items
+        return (page.items, page.next)
+    }
 }
 
 package enum CatalogError: Error, CustomStringConvertible, Sendable {

@@ -70,10 +70,7 @@ extension SQLiteCatalog: SnapshotCatalog {
 
     package func detail(_ id: SnapshotID) async throws -> AdminAPI.SnapshotDetail? {
         try await writer.read { db in
-            guard
-                let row = try Row.fetchOne(
-                    db, sql: "SELECT * FROM snapshots WHERE id = ?", arguments: [id.description])
-            else { return nil }
+            guard let row = try Self.snapshotRow(db, id) else { return nil }
             let seq: Int64 = row["seq"]
             let nodes = try Row.fetchAll(
                 db, sql: "SELECT * FROM snapshot_nodes WHERE snapshot_seq = ? ORDER BY hostname, host_id",
@@ -133,10 +130,7 @@ extension SQLiteCatalog: SnapshotCatalog {
 
     package func deleteSnapshot(_ id: SnapshotID) async throws -> AdminAPI.SnapshotSummary? {
         try await writer.write { db in
-            guard
-                let row = try Row.fetchOne(
-                    db, sql: "SELECT * FROM snapshots WHERE id = ?", arguments: [id.description])
-            else { return nil }
+            guard let row = try Self.snapshotRow(db, id) else { return nil }
             let summary = try Self.summary(db, row)
             try db.execute(sql: "DELETE FROM snapshots WHERE id = ?", arguments: [id.description])
             return summary
@@ -160,6 +154,10 @@ extension SQLiteCatalog: SnapshotCatalog {
                     verifiedAt: date(row["verified_at"]), error: row["error"])
             }
         }
+    }
+
+    private static func snapshotRow(_ db: Database, _ id: SnapshotID) throws -> Row? {
+        try Row.fetchOne(db, sql: "SELECT * FROM snapshots WHERE id = ?", arguments: [id.description])
     }
 }
 
