@@ -52,7 +52,7 @@ extension AgentState {
 
     package func file(path: String) async throws -> FileRecord? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM files WHERE path = ?", arguments: [path]).map(
+            try db.fetchRow(cached: "SELECT * FROM files WHERE path = ?", arguments: [path]).map(
                 FileRecord.init)
         }
     }
@@ -114,7 +114,7 @@ extension AgentState {
     /// Forgets that these objects are in the bucket (something deleted them: a prune, an
     /// operator): their files go back to pending so they are uploaded again. Answers the paths.
     package func forgetObjects(_ keys: [String]) async throws -> [String] {
-        try await pool.write { db in
+        try await write { db in
             var paths: [String] = []
             for key in keys {
                 paths += try String.fetchAll(
@@ -197,7 +197,7 @@ extension AgentState {
     package func recordSeen(
         files: [SeenFile], appeared: [LiveSSTableChange], disappeared: [LiveSSTableChange], at now: Date
     ) async throws -> [String] {
-        try await pool.write { db -> [String] in
+        try await write { db -> [String] in
             var queued: [String] = []
             for file in files where try Self.track(db, file, at: now) { queued.append(file.path) }
             for change in appeared {

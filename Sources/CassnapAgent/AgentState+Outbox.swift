@@ -28,7 +28,7 @@ extension AgentState {
     /// Queues one report for the coordinator (sent oldest first by `CoordinatorLink`).
     package func queueOutbox(kind: AgentAPI.ReportKind, _ payload: some Encodable) async throws {
         let data = try APICoding.encoder().encode(payload)
-        try await pool.write { db in try db.queueReport(kind, payload: data, at: Date()) }
+        try await write { db in try db.queueReport(kind, payload: data, at: Date()) }
     }
 
     /// When the oldest report of `kind` still waiting for the coordinator was queued.
@@ -49,7 +49,7 @@ extension AgentState {
 
     package func deleteOutbox(ids: [Int64]) async throws {
         guard !ids.isEmpty else { return }
-        try await pool.write { db in
+        try await write { db in
             for id in ids { try db.execute(sql: "DELETE FROM outbox WHERE id = ?", arguments: [id]) }
         }
     }

@@ -16,7 +16,7 @@ extension AgentState {
         let listing = BucketListing(
             table: "temp.bucket_listing_\(UInt32.random(in: 0...UInt32.max))",
             startedAt: Date().timeIntervalSince1970)
-        try await pool.write { db in
+        try await write { db in
             try db.execute(
                 sql:
                     "CREATE TABLE \(listing.table) (key TEXT PRIMARY KEY, size INTEGER NOT NULL, sha256 TEXT)"
@@ -26,7 +26,7 @@ extension AgentState {
     }
 
     package func addToBucketListing(_ listing: BucketListing, _ page: [ObjectInfo]) async throws {
-        try await pool.write { db in
+        try await write { db in
             let insert = try db.makeStatement(
                 sql: "INSERT OR REPLACE INTO \(listing.table) (key, size, sha256) VALUES (?, ?, ?)")
             for object in page { try insert.execute(arguments: [object.key, object.size, object.sha256]) }
@@ -39,7 +39,7 @@ extension AgentState {
     /// may have been fetched before the upload, and forgetting them would let a reused name
     /// overwrite them).
     package func finishBucketListing(_ listing: BucketListing) async throws -> Int {
-        try await pool.write { db -> Int in
+        try await write { db -> Int in
             try db.execute(
                 sql: """
                     DELETE FROM bucket_objects WHERE key NOT IN (SELECT key FROM \(listing.table))
@@ -81,7 +81,7 @@ extension AgentState {
 
     /// Failed files get another round of attempts (each reconcile and `--once`).
     package func requeueFailed() async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(
                 cached: "UPDATE files SET status = 'pending', attempts = 0 WHERE status = 'failed'")
         }
@@ -106,7 +106,7 @@ extension AgentState {
 
     /// Forgets handled paths that left the disk; their objects (and dedup rows) stay.
     package func forgetHandled(paths: [String]) async throws {
-        try await pool.write { db in
+        try await write { db in
             for path in paths {
                 try db.execute(
                     cached: "DELETE FROM files WHERE path = ? AND status IN ('uploaded', 'vanished')",

@@ -136,12 +136,31 @@ package final class AgentState: Sendable {
     }
 
     package func setMeta(_ key: String, _ value: String) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(
                 sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", arguments: [key, value])
         }
     }
 
+}
+
+extension AgentState {
+    /// One transaction on the writer, as `pool.write` runs it, with BEGIN and COMMIT taken
+    /// from the connection's statement cache: GRDB prepares both anew for every transaction,
+    /// and a storm commits one per file.
+    func write<T: Sendable>(_ updates: @Sendable (Database) throws -> T) async throws -> T {
+        try await pool.writeWithoutTransaction { db in
+            try db.execute(cached: "BEGIN DEFERRED TRANSACTION")
+            do {
+                let value = try updates(db)
+                try db.execute(cached: "COMMIT TRANSACTION")
+                return value
+            } catch {
+                if db.isInsideTransaction { try? db.execute(cached: "ROLLBACK TRANSACTION") }
+                throw error
+            }
+        }
+    }
 }
 
 extension Database {

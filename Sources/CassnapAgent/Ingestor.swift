@@ -59,7 +59,7 @@ actor Ingestor {
             switch event {
             case .fileAppeared(let path), .fileClosed(let path):
                 consider(path, into: &batch)
-                if path.contains("_txn_") { recheck.insert(Self.directory(of: path)) }
+                if path.utf8.containsBytes("_txn_".utf8) { recheck.insert(Self.directory(of: path)) }
             case .fileRemoved(let path):
                 removed(path, into: &batch, recheck: &recheck)
             case .directoryRemoved(let path):
@@ -241,7 +241,7 @@ actor Ingestor {
 
     private func removed(_ path: String, into batch: inout Batch, recheck: inout Set<String>) {
         let directory = Self.directory(of: path)
-        if path.contains("_txn_") {
+        if path.utf8.containsBytes("_txn_".utf8) {
             recheck.insert(directory)
             return
         }

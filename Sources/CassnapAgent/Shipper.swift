@@ -19,6 +19,8 @@ package final class Shipper: Sendable {
     let logger: Logger
     /// In `run --once`, give up on a file after this many failed attempts.
     let maxAttempts: Int?
+    /// One encoder for every report: making one per file showed in the storm's profile.
+    private let reportEncoder = APICoding.encoder()
 
     init(
         configuration: AgentConfiguration, state: AgentState, store: any ObjectStore, keys: ObjectKeys,
@@ -55,6 +57,8 @@ package final class Shipper: Sendable {
 
     private enum Outcome {
         case finished
+        /// Done, and the claim on the inode and its key ends with it.
+        case released(FileIdentity, key: String)
         case parked
     }
 
@@ -63,26 +67,22 @@ package final class Shipper: Sendable {
         do {
             outcome = try await ship(path)
         } catch {
-            logger.error(
-                "State database failure while shipping a file",
-                metadata: ["file.path": "\(path)", "error.message": "\(error)"])
+            logStateFailure(path, error)
             outcome = .finished
         }
-        if case .finished = outcome { await queue.done(path) }
+        switch outcome {
+        case .finished: await queue.done(path)
+        case .released(let identity, let key): await queue.done(path, releasing: identity, key: key)
+        case .parked: break
+        }
     }
 
     private func ship(_ path: String) async throws -> Outcome {
-        guard
-            let record = try await state.file(path: path), record.status == .pending
-        else { return .finished }
+        let dataPath = try DataPath.classify(path: path, dataDirectories: dataDirectories, isDirectory: false)
         guard let identity = FileIdentity.of(path: path) else {
             try await markVanished(path)
             return .finished
         }
-        if identity != record.identity {
-            try await state.updateIdentity(path: path, to: identity)
-        }
-        let dataPath = try DataPath.classify(path: path, dataDirectories: dataDirectories, isDirectory: false)
         if case .snapshotMetadata = dataPath.kind {
             // Cassandra writes these in place: wait until they have been still for a moment.
             let age = Date().timeIntervalSince1970 - Double(identity.mtimeNanoseconds) / 1e9
@@ -91,22 +91,56 @@ package final class Shipper: Sendable {
                 return .finished
             }
         }
-        if let object = try await state.uploadedObject(identity) {
-            try await markAlias(path, location: record.location, object: object)
+        let destination = try Destination(dataPath, host: host)
+        let primaryKey = destination.primaryKey(keys)
+        switch await queue.claim(identity, key: primaryKey, path: path) {
+        case .parked: return .parked
+        case .keyBusy:
+            await queue.add(path, after: .milliseconds(200))
             return .finished
+        case .claimed: break
         }
-        guard await queue.claim(identity, path: path) else { return .parked }
-        var keyReserved: String?
         do {
-            let result = try await upload(path: path, dataPath: dataPath, identity: identity) { key in
-                guard await self.queue.reserveKey(key) else { return false }
-                keyReserved = key
-                return true
-            }
+            try await shipClaimed(
+                path, dataPath: dataPath, identity: identity, destination: destination, primaryKey: primaryKey
+            )
+        } catch {
+            logStateFailure(path, error)
+        }
+        return .released(identity, key: primaryKey)
+    }
+
+    private func logStateFailure(_ path: String, _ error: any Error) {
+        logger.error(
+            "State database failure while shipping a file",
+            metadata: ["file.path": "\(path)", "error.message": "\(error)"])
+    }
+
+    /// Ships `path` while this worker holds its inode and primary key: one read of what the
+    /// state knows, then an alias, an upload or a retry later, and one write of the outcome.
+    private func shipClaimed(
+        _ path: String, dataPath: DataPath, identity: FileIdentity, destination: Destination,
+        primaryKey: String
+    ) async throws {
+        let facts = try await state.shippingFacts(path: path, identity: identity, primaryKey: primaryKey)
+        guard let record = facts.record, record.status == .pending else { return }
+        if identity != record.identity {
+            try await state.updateIdentity(path: path, to: identity)
+        }
+        if let object = facts.uploaded {
+            try await markAlias(path, location: record.location, object: object)
+            return
+        }
+        do {
+            let result = try await upload(
+                path: path, identity: identity, destination: destination, primaryKey: primaryKey,
+                cached: facts.primaryKey)
             switch result {
             case .uploaded(let object, let alreadyThere):
                 try await markUploaded(
-                    path, location: record.location, identity: identity, object: object, dataPath: dataPath)
+                    path, location: record.location, identity: identity, object: object,
+                    written: !alreadyThere,
+                    dataPath: dataPath)
                 if alreadyThere {
                     stats.foundInBucket.add(1, ordering: .relaxed)
                 } else {
@@ -119,8 +153,6 @@ package final class Shipper: Sendable {
                     "Uploaded", metadata: ["object.key": "\(object.key)", "upload.bytes": "\(identity.size)"])
             case .changed:
                 await queue.add(path, after: .milliseconds(500))
-            case .keyBusy:
-                await queue.add(path, after: .milliseconds(200))
             }
         } catch {
             if FileIdentity.of(path: path) == nil {
@@ -129,64 +161,84 @@ package final class Shipper: Sendable {
                 try await recordFailure(path, attempts: record.attempts + 1, error: error)
             }
         }
-        if let keyReserved { await queue.releaseKey(keyReserved) }
-        await queue.release(identity)
-        return .finished
+    }
+
+    /// Where a file's bytes go: the key its name gives, and for a name that other bytes may
+    /// reuse, a collision key named by their checksum.
+    private enum Destination {
+        /// `manifest.json`, `schema.cql`: rewritten in place, so overwritten when they differ.
+        case snapshotMetadata(ObjectKey)
+        /// No SSTable to share it with (1.2's `<table>.json`): stored with its snapshot.
+        case opaque(SnapshotOpaqueFile)
+        case pooled(PooledFile)
+
+        init(_ dataPath: DataPath, host: HostID) throws {
+            if case .snapshotMetadata(let file) = dataPath.kind, let table = dataPath.table,
+                let tag = dataPath.snapshotTag
+            {
+                self = .snapshotMetadata(.tableSnapshotFile(host: host, tag: tag, table: table, file: file))
+            } else if let opaque = dataPath.opaqueFile, !opaque.isPooled, let table = dataPath.table,
+                let tag = dataPath.snapshotTag
+            {
+                self = .opaque(
+                    try SnapshotOpaqueFile(
+                        host: host, tag: tag, table: table, indexName: dataPath.indexName, file: opaque))
+            } else {
+                self = .pooled(try PooledFile(host: host, path: dataPath))
+            }
+        }
+
+        func primaryKey(_ keys: ObjectKeys) -> String {
+            switch self {
+            case .snapshotMetadata(let location): keys.key(for: location)
+            case .opaque(let file): keys.primaryKey(for: file)
+            case .pooled(let file): keys.primaryKey(for: file)
+            }
+        }
+
+        /// nil for a file whose one key is overwritten instead.
+        func collisionKey(_ keys: ObjectKeys, sha256: SHA256Digest) -> String? {
+            switch self {
+            case .snapshotMetadata: nil
+            case .opaque(let file): keys.collisionKey(for: file, sha256: sha256)
+            case .pooled(let file): keys.collisionKey(for: file, sha256: sha256)
+            }
+        }
     }
 
     private enum UploadResult {
         case uploaded(AgentState.StoredObject, alreadyThere: Bool)
         /// The file changed while it was read: try again later.
         case changed
-        /// Another worker is writing the same key (generation reuse): try again later.
-        case keyBusy
     }
 
+    /// `cached` is the listing cache's entry for `primaryKey`, as read with the path's row.
     private func upload(
-        path: String, dataPath: DataPath, identity: FileIdentity, reserve: (String) async -> Bool
+        path: String, identity: FileIdentity, destination: Destination, primaryKey: String,
+        cached: AgentState.CachedBucketObject?
     ) async throws -> UploadResult {
+        // A key nobody holds takes the bytes as they are: the store reads the file once to
+        // checksum it and once to send it, and answers the SHA-256.
+        guard cached != nil else {
+            return try await put(path, identity: identity, key: primaryKey, sha256: nil)
+        }
         let sha256 = try await BlockingThreads.shared.run { try Self.hashFile(path) }
         guard FileIdentity.of(path: path) == identity else { return .changed }
-        let digest = try SHA256Digest(hex: sha256)
-        var candidates: [String]
-        if case .snapshotMetadata(let file) = dataPath.kind, let table = dataPath.table,
-            let tag = dataPath.snapshotTag
-        {
-            candidates = [keys.key(for: .tableSnapshotFile(host: host, tag: tag, table: table, file: file))]
-        } else if let opaque = dataPath.opaqueFile, !opaque.isPooled, let table = dataPath.table,
-            let tag = dataPath.snapshotTag
-        {
-            // No SSTable to share it with (1.2's `<table>.json`): stored with its snapshot.
-            let file = try SnapshotOpaqueFile(
-                host: host, tag: tag, table: table, indexName: dataPath.indexName, file: opaque)
-            candidates = [keys.primaryKey(for: file), keys.collisionKey(for: file, sha256: digest)]
-        } else {
-            let pooled = try PooledFile(host: host, path: dataPath)
-            candidates = [keys.primaryKey(for: pooled), keys.collisionKey(for: pooled, sha256: digest)]
-        }
-        let isMetadata = candidates.count == 1
-        guard await reserve(candidates[0]) else { return .keyBusy }
+        let collisionKey = destination.collisionKey(keys, sha256: try SHA256Digest(hex: sha256))
+        let candidates = [primaryKey] + (collisionKey.map { [$0] } ?? [])
         for (index, key) in candidates.enumerated() {
-            let existing = try await bucketSHA256(key)
+            let existing = try await index == 0 ? bucketSHA256(key, cached: cached) : bucketSHA256(key)
             if let existing, existing == sha256 {
                 return .uploaded(AgentState.StoredObject(key: key, sha256: sha256), alreadyThere: true)
             }
-            if existing == nil || isMetadata {
+            if existing == nil || collisionKey == nil {
                 if index > 0 {
                     stats.collisions.add(1, ordering: .relaxed)
                     logger.warning(
                         "Name reused with other bytes: uploading under the collision key",
                         metadata: ["object.key": "\(key)", "file.path": "\(path)"])
                 }
-                let info = try await store.put(
-                    key: key, source: .file(path), options: PutOptions(sha256: sha256))
-                if info.size != identity.size {
-                    throw ObjectStoreError.checksumMismatch(
-                        store: store.displayName, key: key, expected: "\(identity.size) bytes",
-                        actual: "\(info.size) bytes")
-                }
-                try await state.rememberBucketObject(key: key, size: identity.size, sha256: sha256)
-                return .uploaded(AgentState.StoredObject(key: key, sha256: sha256), alreadyThere: false)
+                return try await put(path, identity: identity, key: key, sha256: sha256)
             }
         }
         throw ObjectStoreError.permanent(
@@ -194,10 +246,40 @@ package final class Shipper: Sendable {
             detail: "both \(candidates.joined(separator: " and ")) hold other bytes than \(path)")
     }
 
+    /// Sends `path` to `key`. The store checks the bytes it sends against the checksums it
+    /// read them with (and against `sha256` when given). A file that changed meanwhile left
+    /// under the key a state it had: the listing cache learns it, and the next try names
+    /// the key's bytes as other bytes.
+    private func put(_ path: String, identity: FileIdentity, key: String, sha256: String?) async throws
+        -> UploadResult
+    {
+        let info = try await store.put(key: key, source: .file(path), options: PutOptions(sha256: sha256))
+        guard let stored = info.sha256 ?? sha256 else {
+            throw ObjectStoreError.permanent(
+                store: store.displayName, detail: "no SHA-256 for \(key) after uploading \(path)")
+        }
+        let unchanged = FileIdentity.of(path: path) == identity
+        if !unchanged || info.size != identity.size {
+            try await state.rememberBucketObject(key: key, size: info.size, sha256: stored)
+        }
+        guard unchanged else { return .changed }
+        guard info.size == identity.size else {
+            throw ObjectStoreError.checksumMismatch(
+                store: store.displayName, key: key, expected: "\(identity.size) bytes",
+                actual: "\(info.size) bytes")
+        }
+        return .uploaded(AgentState.StoredObject(key: key, sha256: stored), alreadyThere: false)
+    }
+
+    /// The SHA-256 of what `key` holds, nil when absent, from the listing cache's entry for it.
+    private func bucketSHA256(_ key: String) async throws -> String? {
+        try await bucketSHA256(key, cached: state.cachedBucketObject(key))
+    }
+
     /// The SHA-256 of what `key` holds, nil when absent: the listing cache answers, and a
     /// listed key whose checksum is not known yet is read once.
-    private func bucketSHA256(_ key: String) async throws -> String? {
-        guard let cached = try await state.cachedBucketObject(key) else { return nil }
+    private func bucketSHA256(_ key: String, cached: AgentState.CachedBucketObject?) async throws -> String? {
+        guard let cached else { return nil }
         if let sha = cached.sha256 { return sha }
         guard let info = try await store.headIfExists(key: key) else {
             try await state.forgetBucketObject(key)
@@ -221,9 +303,9 @@ package final class Shipper: Sendable {
     // MARK: state transitions
 
     private func markVanished(_ path: String) async throws {
+        guard try await state.markVanished(path: path) else { return }
         stats.vanished.add(1, ordering: .relaxed)
         logger.info("File vanished before upload", metadata: ["file.path": "\(path)"])
-        try await state.markVanished(path: path)
     }
 
     private func recordFailure(_ path: String, attempts: Int, error: any Error) async throws {
@@ -257,12 +339,12 @@ package final class Shipper: Sendable {
 
     private func markUploaded(
         _ path: String, location: AgentState.FileLocation?, identity: FileIdentity,
-        object: AgentState.StoredObject, dataPath: DataPath
+        object: AgentState.StoredObject, written: Bool, dataPath: DataPath
     ) async throws {
         let now = Date()
         let report: Data? =
             if let table = dataPath.table, let file = dataPath.sstable {
-                try APICoding.encoder().encode(
+                try reportEncoder.encode(
                     AgentAPI.FileReport(
                         keyspace: table.keyspace, table: table.table, tableID: table.id,
                         indexName: dataPath.indexName,
@@ -270,7 +352,8 @@ package final class Shipper: Sendable {
                         objectKey: object.key,
                         uploadedAt: now))
             } else { nil }
-        try await state.markUploaded(path: path, identity: identity, object: object, report: report, at: now)
+        try await state.markUploaded(
+            path: path, identity: identity, object: object, written: written, report: report, at: now)
         deleteBackupsLinkIfWanted(path, location: location)
     }
 

@@ -200,31 +200,41 @@ actor UploadQueue {
         finishIfIdle()
     }
 
-    /// Claims `identity` for upload; false parks `path` until the owner releases it (the
-    /// worker is then done with it and must not call `done`).
-    func claim(_ identity: FileIdentity, path: String) -> Bool {
+    /// Whether a worker may upload a path now.
+    enum Claim: Equatable {
+        /// The worker holds the path's identity and key until `release`.
+        case claimed
+        /// Another worker is uploading the same inode: the path waits for its `release` (the
+        /// worker is then done with it and must not call `done`).
+        case parked
+        /// Another worker is writing the same key (generation reuse): try again later.
+        case keyBusy
+    }
+
+    /// Claims `identity` and its primary object key for upload: one writer per inode, and one
+    /// per key, so two files reusing one name never race to it.
+    func claim(_ identity: FileIdentity, key: String, path: String) -> Claim {
         if claims[identity] != nil {
             claims[identity]!.append(path)
             inFlight -= 1
-            return false
+            return .parked
         }
+        guard reservedKeys.insert(key).inserted else { return .keyBusy }
         claims[identity] = []
-        return true
+        return .claimed
     }
 
-    /// Releases a claim and queues the parked links again (they now find the object).
-    func release(_ identity: FileIdentity) {
+    /// A worker finished with `path` and its claim: the parked links are queued again (they
+    /// now find the object).
+    func done(_ path: String, releasing identity: FileIdentity, key: String) {
+        reservedKeys.remove(key)
         let parked = claims.removeValue(forKey: identity) ?? []
         for path in parked { queued.remove(path) }
         add(parked)
+        done(path)
     }
 
     private var reservedKeys: Set<String> = []
-
-    /// One writer per primary object key, so two files reusing one name never race to it.
-    func reserveKey(_ key: String) -> Bool { reservedKeys.insert(key).inserted }
-
-    func releaseKey(_ key: String) { reservedKeys.remove(key) }
 
     var isIdle: Bool {
         head >= items.count && inFlight == 0 && delayed.count == 0 && claims.isEmpty && !overflowed

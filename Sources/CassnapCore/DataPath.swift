@@ -116,27 +116,45 @@ extension DataPath {
         throws(DataPathError) -> DataPath
     {
         let components = try absoluteComponents(path)
-        var best: [Substring]?
-        var bestRoot: String?
+        var best: (root: Substring, depth: Int)?
         for root in dataDirectories {
-            let rootComponents: [Substring]
+            let normalized: (root: Substring, depth: Int)
             do {
-                rootComponents = try absoluteComponents(root)
+                normalized = try normalizedRoot(root)
             } catch {
                 throw .invalidDataDirectory(path: root, reason: "is not a normalized absolute path: \(error)")
             }
-            if components.starts(with: rootComponents), rootComponents.count >= (best?.count ?? -1) {
-                best = rootComponents
-                bestRoot = "/" + rootComponents.joined(separator: "/")
+            if normalized.depth >= (best?.depth ?? -1), isBelow(path, root: normalized.root) {
+                best = normalized
             }
         }
-        guard let best, let bestRoot else {
+        guard let best else {
             throw .outsideDataDirectories(path: path, dataDirectories: dataDirectories)
         }
-        var result = classify(components: Array(components.dropFirst(best.count)), isDirectory: isDirectory)
-        result.dataDirectory = bestRoot
+        var result = classify(components: Array(components.dropFirst(best.depth)), isDirectory: isDirectory)
+        result.dataDirectory = best.root.isEmpty ? "/" : String(best.root)
         return result
     }
+
+    /// A data directory without its trailing "/" ("" for "/"), and how many components it has.
+    /// The bytes are compared, not the characters: a file system names paths by bytes.
+    private static func normalizedRoot(_ root: String) throws(DataPathError) -> (root: Substring, depth: Int)
+    {
+        let depth = try absoluteComponents(root).count
+        var trimmed = root[...]
+        if trimmed.utf8.last == slash { trimmed = trimmed.dropLast() }
+        return (trimmed, depth)
+    }
+
+    /// Whether `path` (valid, absolute) is `root` or below it, component by component.
+    private static func isBelow(_ path: String, root: Substring) -> Bool {
+        let path = path.utf8
+        guard path.starts(with: root.utf8) else { return false }
+        let rest = path.dropFirst(root.utf8.count)
+        return rest.isEmpty || rest.first == slash
+    }
+
+    private static let slash = UInt8(ascii: "/")
 
     /// Classifies a path relative to a data directory, e.g. `ks/users-<id>/nb-1-big-Data.db`.
     package static func classify(relativePath: String, isDirectory: Bool) throws(DataPathError) -> DataPath {
@@ -161,20 +179,22 @@ extension DataPath {
     private static func components(of path: Substring, original: String) throws(DataPathError) -> [Substring]
     {
         var body = path
-        if body.hasSuffix("/") { body = body.dropLast() }
-        // `split` grows its array one doubling at a time; every file event classifies a path
-        // (and each data directory) again, so the array is sized once.
+        if body.utf8.last == slash { body = body.dropLast() }
+        // Split on the bytes: a Character search would run grapheme breaking over every path
+        // an event names. The array is sized once, as a path is split on every event.
         var parts: [Substring] = []
-        parts.reserveCapacity(body.utf8.reduce(1) { $1 == UInt8(ascii: "/") ? $0 + 1 : $0 })
+        parts.reserveCapacity(body.utf8.reduce(1) { $1 == slash ? $0 + 1 : $0 })
         var start = body.startIndex
-        while let slash = body[start...].firstIndex(of: "/") {
-            parts.append(body[start..<slash])
-            start = body.index(after: slash)
+        while let end = body.utf8[start...].firstIndex(of: slash) {
+            parts.append(body[start..<end])
+            start = body.utf8.index(after: end)
         }
         parts.append(body[start...])
         for part in parts {
             if part.isEmpty { throw .emptyComponent(path: original) }
-            if part == "." || part == ".." { throw .dotComponent(path: original, component: String(part)) }
+            if part.utf8.count <= 2 && part.utf8.allSatisfy({ $0 == UInt8(ascii: ".") }) {
+                throw .dotComponent(path: original, component: String(part))
+            }
         }
         return parts
     }
@@ -283,7 +303,9 @@ extension DataPath {
         _ name: Substring, allowsMetadata: Bool, allowsOpaque: Bool, into result: inout DataPath
     ) -> Kind {
         let name = String(name)
-        if name.contains("_txn_") && name.hasSuffix(".log") { return .ignored(.transactionLog) }
+        if name.hasSuffix(".log") && name.utf8.containsBytes("_txn_".utf8) {
+            return .ignored(.transactionLog)
+        }
         if name.hasPrefix("tmp-") || name.hasPrefix("tmplink-") || name.hasSuffix(".tmp") {
             return .ignored(.temporary)
         }
@@ -309,5 +331,18 @@ extension DataPath {
             result.indexName = legacyIndex
         }
         return .sstableComponent(file)
+    }
+}
+
+extension String.UTF8View {
+    /// Whether `needle` occurs in these bytes (Foundation's `contains` goes through CFString).
+    package func containsBytes(_ needle: String.UTF8View) -> Bool {
+        guard let first = needle.first, needle.count <= count else { return needle.isEmpty }
+        var index = startIndex
+        while let found = self[index...].firstIndex(of: first) {
+            if self[found...].starts(with: needle) { return true }
+            index = self.index(after: found)
+        }
+        return false
     }
 }

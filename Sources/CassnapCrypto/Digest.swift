@@ -96,12 +96,19 @@ package enum Digest {
     }
 
     /// HMAC-SHA256 of byte arrays, without generic dispatch (SigV4 signs every request).
+    /// Built from two SHA-256 digests as RFC 2104 defines it: OpenSSL 3's `HMAC()` fetches the
+    /// MAC implementation by name, under a global lock, on every call.
     package static func hmacSHA256(keyBytes key: [UInt8], _ message: [UInt8]) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-        var length: UInt32 = 0
-        _ = HMAC(
-            FetchedDigests.shared.sha256, key, Int32(key.count), message, message.count, &out, &length)
-        return Array(out.prefix(Int(length)))
+        let blockSize = 64
+        var block = key.count > blockSize ? sha256(key) : key
+        block += [UInt8](repeating: 0, count: blockSize - block.count)
+        let inner = Hasher(.sha256)
+        inner.update(block.map { $0 ^ 0x36 })
+        inner.update(message)
+        let outer = Hasher(.sha256)
+        outer.update(block.map { $0 ^ 0x5c })
+        outer.update(inner.finalize())
+        return outer.finalize()
     }
 
     /// Hashes `length` bytes of an open file from `offset` without loading it whole.

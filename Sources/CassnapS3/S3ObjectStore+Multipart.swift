@@ -314,7 +314,7 @@ extension S3ObjectStore {
         var result: [(key: String, uploadID: String, initiated: Date?)] = []
         var keyMarker: String? = nil
         var uploadMarker: String? = nil
-        let root = configuration.rootPrefix
+        let root = rootPrefix
         repeat {
             var query: [(name: String, value: String)] = [("uploads", ""), ("prefix", root + prefix)]
             if let keyMarker { query.append(("key-marker", keyMarker)) }

@@ -10,12 +10,14 @@ import Foundation
 /// Where requests go: scheme, host and port of the endpoint, and whether the bucket goes in
 /// the host name or the path.
 struct Endpoint: Sendable {
-    var scheme: String
-    var host: String
-    var port: Int?
-    var basePath: String
-    var bucket: String
-    var pathStyle: Bool
+    let scheme: String
+    let host: String
+    let port: Int?
+    let basePath: String
+    let bucket: String
+    let pathStyle: Bool
+    /// The Host header as curl sends it: the port only when it is not the scheme's default.
+    let hostHeader: String
 
     init(configuration: S3ObjectStore.Configuration) throws {
         let base = configuration.endpoint ?? "https://s3.\(configuration.region).amazonaws.com"
@@ -32,11 +34,10 @@ struct Endpoint: Sendable {
         basePath = path
         bucket = configuration.bucket
         pathStyle = configuration.usesPathStyle
+        hostHeader = Self.hostHeader(scheme: scheme, host: pathStyle ? host : "\(bucket).\(host)", port: port)
     }
 
-    /// The Host header as curl sends it: the port only when it is not the scheme's default.
-    func hostHeader() -> String {
-        let name = pathStyle ? host : "\(bucket).\(host)"
+    private static func hostHeader(scheme: String, host name: String, port: Int?) -> String {
         let bracketed = name.contains(":") ? "[\(name)]" : name
         guard let port, !(scheme == "http" && port == 80), !(scheme == "https" && port == 443) else {
             return bracketed
@@ -84,7 +85,7 @@ extension S3ObjectStore {
     }
 
     private func signed(_ request: S3Request, credentials: AWSCredentials) -> HTTPRequest {
-        let host = endpoint.hostHeader()
+        let host = endpoint.hostHeader
         var headers = request.headers
         headers.append(("Host", host))
         let signed = signer.sign(

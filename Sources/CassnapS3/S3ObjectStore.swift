@@ -24,13 +24,15 @@ package struct S3ObjectStore: ObjectStore {
     let http: CurlHTTPClient
     let signer: SigV4Signer
     let endpoint: Endpoint
+    /// `configuration.rootPrefix`, worked out once: every request names a key below it.
+    let rootPrefix: String
     /// Set once the bucket answered, so a 404 on HEAD needs no extra call to tell a missing key
     /// from a missing bucket.
     let bucketConfirmed = Flag()
 
     package var displayName: String {
         "s3://\(configuration.bucket)"
-            + (configuration.rootPrefix.isEmpty ? "" : "/" + configuration.rootPrefix.dropLast())
+            + (rootPrefix.isEmpty ? "" : "/" + rootPrefix.dropLast())
     }
 
     package init(configuration: Configuration) throws {
@@ -38,9 +40,10 @@ package struct S3ObjectStore: ObjectStore {
         http = CurlHTTPClient(configuration: configuration.http)
         signer = SigV4Signer(region: configuration.region, service: "s3")
         endpoint = try Endpoint(configuration: configuration)
-        if !configuration.rootPrefix.isEmpty {
+        rootPrefix = configuration.rootPrefix
+        if !rootPrefix.isEmpty {
             do {
-                try validateObjectKey(String(configuration.rootPrefix.dropLast()))
+                try validateObjectKey(String(rootPrefix.dropLast()))
             } catch {
                 throw ObjectStoreError.invalidURL(url: displayName, reason: "bad prefix: \(error)")
             }
@@ -140,7 +143,7 @@ package struct S3ObjectStore: ObjectStore {
     }
 
     package func listPages(prefix: String, _ pageHandler: ([ObjectInfo]) async throws -> Void) async throws {
-        let root = configuration.rootPrefix
+        let root = rootPrefix
         var token: String? = nil
         repeat {
             var query: [(name: String, value: String)] = [
@@ -424,7 +427,7 @@ package struct S3ObjectStore: ObjectStore {
             }
             throw error(for: response, key: nil, operation: "delete \(keys.count) keys")
         }
-        let root = configuration.rootPrefix
+        let root = rootPrefix
         let failures = result.children("Error").compactMap {
             entry -> (key: String, code: String, message: String)? in
             let code = entry["Code"] ?? ""
@@ -474,7 +477,7 @@ package struct S3ObjectStore: ObjectStore {
             lastModified: Self.httpDate(response.header("last-modified")))
     }
 
-    func objectKey(_ key: String) -> String { configuration.rootPrefix + key }
+    func objectKey(_ key: String) -> String { rootPrefix + key }
 
     static func etag(_ response: HTTPResponse) -> String? {
         response.header("etag").map { value in

@@ -13,38 +13,6 @@ import Testing
 @Suite struct AgentListingTests {
     typealias S = AgentTestSupport
 
-    /// A real store whose listing runs `duringListing` after the listing has been read but
-    /// before its pages are handed over: an upload that lands between the two (fault injection).
-    final class LateListingStore: ObjectStore, @unchecked Sendable {
-        let base: any ObjectStore
-        let duringListing: @Sendable () async throws -> Void
-        init(_ base: any ObjectStore, duringListing: @escaping @Sendable () async throws -> Void) {
-            self.base = base
-            self.duringListing = duringListing
-        }
-        var displayName: String { base.displayName }
-        func put(key: String, source: ObjectSource, options: PutOptions) async throws -> ObjectInfo {
-            try await base.put(key: key, source: source, options: options)
-        }
-        func head(key: String) async throws -> ObjectInfo { try await base.head(key: key) }
-        func get(key: String, to localPath: String) async throws -> ObjectInfo {
-            try await base.get(key: key, to: localPath)
-        }
-        func read(key: String, into target: ReadTarget) async throws -> ObjectRead {
-            try await base.read(key: key, into: target)
-        }
-        func list(prefix: String) async throws -> [ObjectInfo] { try await base.list(prefix: prefix) }
-        func listPages(prefix: String, _ page: ([ObjectInfo]) async throws -> Void) async throws {
-            let listing = try await base.list(prefix: prefix)
-            try await duringListing()
-            for start in stride(from: 0, to: listing.count, by: 2) {
-                try await page(Array(listing[start..<min(start + 2, listing.count)]))
-            }
-        }
-        func delete(key: String) async throws { try await base.delete(key: key) }
-        func delete(keys: [String]) async throws { try await base.delete(keys: keys) }
-    }
-
     static func agent(_ configuration: AgentConfiguration, store: any ObjectStore) throws -> Agent {
         Agent(
             configuration: configuration, state: try AgentState(directory: configuration.stateDirectory),
@@ -81,15 +49,17 @@ import Testing
                 S.keys.nodeRoot(S.host) + "data/ks0/late-00000000000000000000000000000001/nb-1-big-Data.db"
             // The upload lands after the listing was read, and the agent records it, as the
             // shipper does after a PUT.
-            let store = LateListingStore(base) {
-                _ = try await base.put(key: late, source: .bytes(Array("late".utf8)))
-                try await state.pool.write { db in
-                    try db.execute(
-                        sql:
-                            "INSERT INTO bucket_objects (key, size, sha256, recorded_at) VALUES (?, 4, 'abc', ?)",
-                        arguments: [late, Date().timeIntervalSince1970])
-                }
-            }
+            let store = HookedStore(
+                base,
+                duringListing: {
+                    _ = try await base.put(key: late, source: .bytes(Array("late".utf8)))
+                    try await state.pool.write { db in
+                        try db.execute(
+                            sql:
+                                "INSERT INTO bucket_objects (key, size, sha256, recorded_at) VALUES (?, 4, 'abc', ?)",
+                            arguments: [late, Date().timeIntervalSince1970])
+                    }
+                })
             let agent = try Self.agent(s.configuration, store: store)
             try await agent.refreshBucketListing()
             let cached = try await state.pool.read { db in

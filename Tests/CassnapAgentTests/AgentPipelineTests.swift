@@ -3,6 +3,7 @@ import CassnapObjectStore
 import CassnapStoreFactory
 import CassnapTestSupport
 import Foundation
+import Synchronization
 import Testing
 
 @testable import CassnapAgent
@@ -143,6 +144,54 @@ import Testing
                 host: S.host,
                 path: DataPath.classify(path: newPath, dataDirectories: s.roots, isDirectory: false))
             let collisionKey = S.keys.collisionKey(for: pooled, sha256: try SHA256Digest(hex: newSHA))
+            #expect(record.objectKey == collisionKey)
+            #expect(try await s.store.head(key: collisionKey).sha256 == newSHA)
+        }
+    }
+
+    /// The file grows after the store took its bytes: the key keeps what was sent, the agent's
+    /// listing cache says so, and the next try ships the new bytes under the collision key
+    /// rather than over them.
+    @Test func aFileChangedAfterItsPutShipsAgainUnderItsCollisionKey() async throws {
+        try await TemporaryDirectory.with { root in
+            let s = try Self.setup(root, tables: 1, sstables: 1)
+            try s.nodetool.snapshot(tag: "snap")
+            let sstable = s.node.sstables[0]
+            let path = s.node.tables[0].directories[0]
+                .appendingPathComponent("snapshots/snap/" + sstable.dataFile.name).path
+            let dataKey = try #require(S.expectedKey(path, dataDirectories: s.roots))
+            let oldSHA = try S.sha256(path)
+            let grown = Mutex(false)
+            let store = HookedStore(
+                s.store,
+                afterPut: { key, _ in
+                    guard key == dataKey,
+                        grown.withLock({
+                            let first = !$0; $0 = true; return first
+                        })
+                    else {
+                        return
+                    }
+                    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+                    try handle.seekToEnd()
+                    try handle.write(contentsOf: Data("appended".utf8))
+                    try handle.close()
+                })
+            let agent = try AgentListingTests.agent(s.configuration, store: store)
+            let summary = try await agent.runOnce()
+            #expect(summary.succeeded, "\(summary)")
+            #expect(grown.withLock { $0 })
+
+            let newSHA = try S.sha256(path)
+            #expect(newSHA != oldSHA)
+            #expect(try await s.store.head(key: dataKey).sha256 == oldSHA)
+            #expect(try await agent.state.cachedBucketObject(dataKey)?.sha256 == oldSHA)
+            let pooled = try PooledFile(
+                host: S.host,
+                path: DataPath.classify(path: path, dataDirectories: s.roots, isDirectory: false))
+            let collisionKey = S.keys.collisionKey(for: pooled, sha256: try SHA256Digest(hex: newSHA))
+            let record = try #require(try await agent.state.file(path: path))
+            #expect(record.status == .uploaded)
             #expect(record.objectKey == collisionKey)
             #expect(try await s.store.head(key: collisionKey).sha256 == newSHA)
         }

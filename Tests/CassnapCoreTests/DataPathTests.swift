@@ -230,6 +230,27 @@ struct DataPathTests {
         let root = try DataPath.classify(
             path: "/var/lib/cassandra/data", dataDirectories: roots, isDirectory: true)
         #expect(root.kind == .dataDirectory)
+
+        // "/" holds every path; a deeper root still wins.
+        let slash = try DataPath.classify(
+            path: "/srv/ks/\(Self.t.split(separator: "/")[1])/nb-1-big-Data.db",
+            dataDirectories: ["/", "/srv"],
+            isDirectory: false)
+        #expect(slash.dataDirectory == "/srv")
+        #expect(slash.keyspace == "ks")
+        let top = try DataPath.classify(path: "/ks", dataDirectories: ["/"], isDirectory: true)
+        #expect(top.dataDirectory == "/")
+        #expect(top.kind == .keyspaceDirectory)
+    }
+
+    @Test func bytesAreSearchedAsBytes() {
+        #expect("nb_txn_flush_1.log".utf8.containsBytes("_txn_".utf8))
+        #expect("a_txn_".utf8.containsBytes("_txn_".utf8))
+        #expect(!"nb_txn-flush".utf8.containsBytes("_txn_".utf8))
+        #expect(!"_tx".utf8.containsBytes("_txn_".utf8))
+        #expect("x".utf8.containsBytes("".utf8))
+        // "é" written as e + a combining accent holds the byte "e"; a Character search would not say so.
+        #expect("cafe\u{301}".utf8.containsBytes("e".utf8))
     }
 
     static let badAbsolute: [(String, DataPathError)] = [

@@ -18,7 +18,7 @@ import Testing
         #expect(!configuration.usesPathStyle)  // AWS and a DNS-safe name: virtual-hosted
         let store = try S3ObjectStore(configuration: configuration)
         #expect(store.displayName == "s3://backups/prod/cluster1")
-        #expect(store.endpoint.hostHeader() == "backups.s3.us-east-1.amazonaws.com")
+        #expect(store.endpoint.hostHeader == "backups.s3.us-east-1.amazonaws.com")
         #expect(store.endpoint.path(key: "prod/cluster1/a b") == "/prod/cluster1/a b")
     }
 
@@ -46,7 +46,7 @@ import Testing
         #expect(configuration.endpoint == "http://minio:9000")
         #expect(configuration.usesPathStyle)  // custom endpoints default to path-style
         let store = try S3ObjectStore(configuration: configuration)
-        #expect(store.endpoint.hostHeader() == "minio:9000")
+        #expect(store.endpoint.hostHeader == "minio:9000")
         #expect(store.endpoint.path(key: "k") == "/b/k")
         #expect(store.endpoint.path(key: nil) == "/b")
     }
