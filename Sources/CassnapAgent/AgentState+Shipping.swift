@@ -27,13 +27,15 @@ extension AgentState {
         package var primaryKey: CachedBucketObject?
     }
 
-    /// Three single-row lookups, outside a read transaction (GRDB prepares its BEGIN and COMMIT
-    /// for each read): the worker holds the inode and the key, so no other worker changes
-    /// these rows meanwhile, and each statement reads a committed state.
+    /// Three single-row lookups on the writer's connection, outside a transaction. A pool read
+    /// hands the task over three times (the pool's semaphore queue, the reader's queue, and
+    /// back), the writer once, and the storm's profile showed the difference. The worker holds
+    /// the inode and the key, so no other worker changes these rows meanwhile, and each
+    /// statement sees every committed write.
     package func shippingFacts(path: String, identity: FileIdentity, primaryKey: String) async throws
         -> ShippingFacts
     {
-        try await pool.unsafeRead { db in
+        try await pool.writeWithoutTransaction { db in
             ShippingFacts(
                 record: try db.fetchRow(cached: "SELECT * FROM files WHERE path = ?", arguments: [path])
                     .map(FileRecord.init),

@@ -52,26 +52,6 @@ package struct S3ObjectStore: ObjectStore {
 
     // MARK: - ObjectStore
 
-    package func put(key: String, source: ObjectSource, options: PutOptions) async throws -> ObjectInfo {
-        try validateObjectKey(key)
-        do {
-            switch source.content {
-            case .bytes(let bytes):
-                return try await putBytes(key: key, bytes: bytes, options: options, throttle: source.throttle)
-            case .file(let path, let offset, let length):
-                let file = try LocalFileRange(path: path, offset: offset, length: length)
-                defer { file.close() }
-                if file.length >= configuration.multipartThreshold && file.length > 0 {
-                    return try await putMultipart(
-                        key: key, file: file, options: options, throttle: source.throttle)
-                }
-                return try await putFile(key: key, file: file, options: options, throttle: source.throttle)
-            }
-        } catch {
-            throw self.error(for: error, key: key, operation: "put")
-        }
-    }
-
     package func head(key: String) async throws -> ObjectInfo {
         try validateObjectKey(key)
         let response: HTTPResponse
@@ -188,37 +168,6 @@ package struct S3ObjectStore: ObjectStore {
         } while token != nil
     }
 
-    package func delete(key: String) async throws {
-        try validateObjectKey(key)
-        let response: HTTPResponse
-        do {
-            response = try await send(S3Request(method: "DELETE", key: objectKey(key)))
-        } catch {
-            throw self.error(for: error, key: key, operation: "delete")
-        }
-        switch response.status {
-        case 200, 204: return
-        case 404:
-            if S3ErrorDocument(response.body)?.code == "NoSuchBucket" {
-                throw ObjectStoreError.noSuchBucket(store: displayName, bucket: configuration.bucket)
-            }
-        default:
-            throw error(for: response, key: key, operation: "delete")
-        }
-    }
-
-    /// DeleteObjects, 1000 keys per request. Keys that were already gone count as deleted; keys
-    /// the server refused are reported together in one error.
-    package func delete(keys: [String]) async throws {
-        for key in keys { try validateObjectKey(key) }
-        var start = 0
-        while start < keys.count {
-            let batch = Array(keys[start..<min(start + 1000, keys.count)])
-            try await deleteBatch(batch)
-            start += batch.count
-        }
-    }
-
     /// Creates the bucket (tests, demos and `cassnap` setup); an existing bucket we own is fine.
     package func createBucket() async throws {
         var body: HTTPRequest.Body = .none
@@ -245,91 +194,6 @@ package struct S3ObjectStore: ObjectStore {
     }
 
     // MARK: - Pieces
-
-    private func putBytes(
-        key: String, bytes: [UInt8], options: PutOptions, throttle: (@Sendable (Int) -> Void)?
-    ) async throws -> ObjectInfo {
-        let sha256 = Digest.sha256(bytes).hexString
-        let md5 = Digest.md5(bytes)
-        try checkCallerDigest(options.sha256, actual: sha256, key: key)
-        let response = try await send(
-            putRequest(
-                key: key, body: bytes.isEmpty ? .none : .bytes(bytes), sha256: sha256, md5: md5,
-                options: options, throttle: throttle))
-        return try await putResult(response, key: key, size: Int64(bytes.count), sha256: sha256, md5: md5)
-    }
-
-    /// One read to hash (SHA-256 for the metadata and the signed payload hash, MD5 for
-    /// Content-MD5), one read to send, both on the transfer's thread.
-    private func putFile(
-        key: String, file: LocalFileRange, options: PutOptions, throttle: (@Sendable (Int) -> Void)?
-    ) async throws -> ObjectInfo {
-        let (response, digests) = try await send { () throws -> (S3Request, (sha256: String, md5: [UInt8])) in
-            let digests = try file.hash(sha256: true, md5: true)
-            let sha256 = digests.sha256!.hexString
-            try checkCallerDigest(options.sha256, actual: sha256, key: key)
-            let request = putRequest(
-                key: key,
-                body: file.length == 0 ? .none : .file(fd: file.fd, offset: file.offset, length: file.length),
-                sha256: sha256, md5: digests.md5!, options: options, throttle: throttle)
-            return (request, (sha256, digests.md5!))
-        }
-        return try await putResult(
-            response, key: key, size: file.length, sha256: digests.sha256, md5: digests.md5)
-    }
-
-    private func putRequest(
-        key: String, body: HTTPRequest.Body, sha256: String, md5: [UInt8], options: PutOptions,
-        throttle: (@Sendable (Int) -> Void)?
-    ) -> S3Request {
-        var headers = objectHeaders(options: options, sha256: sha256)
-        headers.append(("Content-MD5", Data(md5).base64EncodedString()))
-        return S3Request(
-            method: "PUT", key: objectKey(key), headers: headers, body: body, payloadHash: sha256,
-            throttle: throttle)
-    }
-
-    private func putResult(_ response: HTTPResponse, key: String, size: Int64, sha256: String, md5: [UInt8])
-        async throws -> ObjectInfo
-    {
-        guard response.status == 200 else { throw error(for: response, key: key, operation: "put") }
-        bucketConfirmed.set()
-        if let etag = Self.etag(response), Self.etagIsMD5(response), etag != md5.hexString {
-            // The server kept bytes that differ from ours (some S3-compatible servers ignore
-            // Content-MD5): remove them so a corrupt object is never left under the key.
-            _ = try? await send(S3Request(method: "DELETE", key: objectKey(key)))
-            throw ObjectStoreError.checksumMismatch(
-                store: displayName, key: key, expected: "MD5 \(md5.hexString)", actual: "ETag \(etag)")
-        }
-        return ObjectInfo(
-            key: key, size: size, sha256: sha256, lastModified: Self.httpDate(response.header("date")))
-    }
-
-    private func checkCallerDigest(_ expected: String?, actual: String, key: String) throws {
-        if let expected, expected.lowercased() != actual {
-            throw ObjectStoreError.checksumMismatch(
-                store: displayName, key: key, expected: "SHA-256 \(expected) (given by the caller)",
-                actual: "SHA-256 \(actual) (the file changed?)")
-        }
-    }
-
-    /// Headers every new object carries: type, checksum metadata, encryption, storage class.
-    func objectHeaders(options: PutOptions, sha256: String) -> [(name: String, value: String)] {
-        var headers: [(name: String, value: String)] = [
-            ("Content-Type", options.contentType), (Self.sha256MetadataHeader, sha256),
-        ]
-        switch configuration.serverSideEncryption {
-        case nil: break
-        case .s3: headers.append(("x-amz-server-side-encryption", "AES256"))
-        case .kms(let keyID):
-            headers.append(("x-amz-server-side-encryption", "aws:kms"))
-            if let keyID { headers.append(("x-amz-server-side-encryption-aws-kms-key-id", keyID)) }
-        }
-        if let storageClass = configuration.storageClass {
-            headers.append(("x-amz-storage-class", storageClass))
-        }
-        return headers
-    }
 
     private func download(key: String, to localPath: String) async throws -> ObjectInfo {
         let directory = (localPath as NSString).deletingLastPathComponent
@@ -393,66 +257,6 @@ package struct S3ObjectStore: ObjectStore {
         }
         keep = true
         return info
-    }
-
-    private func deleteBatch(_ keys: [String]) async throws {
-        var xml =
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>"
-        for key in keys { xml += "<Object><Key>\(XMLText.escape(objectKey(key)))</Key></Object>" }
-        xml += "</Delete>"
-        let body = Array(xml.utf8)
-        let response: HTTPResponse
-        do {
-            response = try await send(
-                S3Request(
-                    method: "POST", key: nil, query: [("delete", "")],
-                    headers: [
-                        ("Content-MD5", Data(Digest.md5(body)).base64EncodedString()),
-                        ("Content-Type", "application/xml"),
-                    ],
-                    body: .bytes(body), payloadHash: Digest.sha256(body).hexString))
-        } catch {
-            throw self.error(for: error, key: nil, operation: "delete \(keys.count) keys")
-        }
-        guard response.status == 200, let result = XMLElementNode.parse(response.body),
-            result.name == "DeleteResult"
-        else {
-            if response.status == 200 {
-                if let document = S3ErrorDocument(response.body) {
-                    throw error(
-                        status: 200, document: document, key: nil, operation: "delete \(keys.count) keys")
-                }
-                throw ObjectStoreError.transient(
-                    store: displayName, detail: "delete: unreadable DeleteObjects answer")
-            }
-            throw error(for: response, key: nil, operation: "delete \(keys.count) keys")
-        }
-        let root = rootPrefix
-        let failures = result.children("Error").compactMap {
-            entry -> (key: String, code: String, message: String)? in
-            let code = entry["Code"] ?? ""
-            if code == "NoSuchKey" { return nil }
-            let fullKey = entry["Key"] ?? "?"
-            return (
-                fullKey.hasPrefix(root) ? String(fullKey.dropFirst(root.count)) : fullKey, code,
-                entry["Message"] ?? ""
-            )
-        }
-        guard !failures.isEmpty else { return }
-        let listed = failures.prefix(10).map { "\($0.key) (\($0.code): \($0.message))" }.joined(
-            separator: ", ")
-        let detail =
-            "\(failures.count) of \(keys.count) keys not deleted: \(listed)"
-            + (failures.count > 10 ? ", ..." : "")
-        let codes = Set(failures.map(\.code))
-        if codes.contains("AccessDenied") {
-            throw ObjectStoreError.accessDenied(
-                store: displayName, bucket: configuration.bucket, detail: detail)
-        }
-        if codes.isSubset(of: ["InternalError", "SlowDown", "ServiceUnavailable", "OperationAborted"]) {
-            throw ObjectStoreError.transient(store: displayName, detail: detail)
-        }
-        throw ObjectStoreError.permanent(store: displayName, detail: detail)
     }
 
     /// HEAD on the bucket, to tell "no such key" from "no such bucket" after a bodiless 404.
