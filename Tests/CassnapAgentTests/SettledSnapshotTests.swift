@@ -72,4 +72,53 @@ import Testing
             #expect(compared == snapshotFiles.count && compared > 0)
         }
     }
+
+    /// An idle pass does not list a settled tag's files again while its directories stand as
+    /// they were; a file added to the tag is seen all the same, by the directory's stamp.
+    @Test func anUnchangedTagIsNotListedAgainAndAnAddedFileIsSeen() async throws {
+        try await TemporaryDirectory.with { root in
+            let node = try Runner.node(root) { _ in }
+            var configuration = node.configuration
+            configuration.nodetool = node.nodetool.executable
+            _ = try await node.nodetool.run(["snapshot", "-t", "cron-2"])
+            let agent = try await Agent.build(
+                configuration: configuration, once: true, logger: AgentTestSupport.logger)
+            #expect(try await agent.runOnce().succeeded)
+            let settled = SettledSnapshots(
+                node: agent.context, tagFilter: configuration.snapshotTags, nodetool: node.nodetool,
+                settle: .zero,
+                logger: AgentTestSupport.logger)
+            let directories = try #require(
+                SettledSnapshots.tagDirectories(agent.context.dataDirectories)["cron-2"])
+            #expect(directories.count == 2)
+            // Directories changed an hour ago: their modification times are trusted.
+            func age(by seconds: TimeInterval) {
+                let then = Date().addingTimeInterval(-seconds).timeIntervalSince1970
+                var times = [
+                    timeval(tv_sec: Int(then), tv_usec: 0), timeval(tv_sec: Int(then), tv_usec: 0),
+                ]
+                for directory in directories { #expect(utimes(directory, &times) == 0) }
+            }
+            age(by: 3600)
+
+            var seen: [String: SettledSnapshots.Seen] = [:]
+            await settled.pass(&seen)  // first sight
+            await settled.pass(&seen)  // settled: the manifest
+            let key = agent.keys.key(for: .nodeManifest(host: agent.host, tag: try SnapshotTag("cron-2")))
+            #expect(try await agent.store.headIfExists(key: key) != nil, "no manifest for the settled tag")
+            let written = try #require(seen["cron-2"])
+            await settled.pass(&seen)
+            await settled.pass(&seen)
+            #expect(seen["cron-2"]?.passesWithoutListing == 2, "an unchanged tag was listed again")
+            #expect(seen["cron-2"]?.fingerprint == written.fingerprint)
+
+            // A file lands in the tag; its directory is aged again, to another trusted time.
+            let added = directories[0] + "/nb-999-big-Data.db"
+            try Data("added".utf8).write(to: URL(fileURLWithPath: added))
+            age(by: 1800)
+            await settled.pass(&seen)
+            #expect(seen["cron-2"]?.fingerprint != written.fingerprint, "the added file was not seen")
+            #expect(seen["cron-2"]?.passesWithoutListing == 0)
+        }
+    }
 }

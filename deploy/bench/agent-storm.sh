@@ -9,6 +9,9 @@
 #   AGENT_WRAPPER="heaptrack -o /tmp/agent" deploy/bench/agent-storm.sh   # profile the heap
 #   AGENT_BIN=dist/cassnap-agent deploy/bench/agent-storm.sh   # the static release binary
 # Idle RSS is read IDLE_WAIT (20) seconds after the agent started, before the storm.
+# Idle CPU after the storm: the agent's CPU over AFTER_WAIT (30) seconds once the bucket is
+# complete (0 skips it), as a percentage of one core: what a node pays for its settled snapshots.
+# AFTER_PERF=FILE records that stretch with perf.
 # The agent's VmRSS is sampled every RSS_INTERVAL seconds (0.5) into $WORK/rss.log (seconds
 # since the agent started, VmRSS kB, RssAnon kB); KEEP=1 keeps $WORK, with the agent's final smaps.
 #
@@ -167,6 +170,18 @@ r["agent_peak_rss_anon_mb"] = round(max(anon, default=0) / 1024, 1)
 json.dump(r, open(sys.argv[1], "w"), indent=1); print(json.dumps(r, indent=1))
 PY
 [ "${KEEP:-0}" = 1 ] && cp "/proc/$agent_pid/smaps" "$WORK/smaps.after" 2>/dev/null || true
+if [ "${AFTER_WAIT:-30}" != 0 ]; then
+    ticks() { awk '{print $14 + $15}' "/proc/$agent_pid/stat"; }
+    before=$(ticks)
+    if [ -n "${AFTER_PERF:-}" ]; then  # profile the idle agent: AFTER_PERF=FILE
+        perf record -g --call-graph dwarf,16384 -F 499 -o "$AFTER_PERF" -p "$agent_pid" -- sleep "${AFTER_WAIT:-30}" \
+            >/dev/null 2>&1
+    else
+        sleep "${AFTER_WAIT:-30}"
+    fi
+    after=$(ticks)
+    log "idle CPU after the storm: $(python3 -c "print(round(100 * ($after - $before) / $(getconf CLK_TCK) / ${AFTER_WAIT:-30}, 2))")% of a core over ${AFTER_WAIT:-30} s"
+fi
 kill -TERM "$agent_pid"
 for _ in $(seq 1 100); do kill -0 "$agent_pid" 2>/dev/null || break; sleep 0.2; done
 [ -z "$wrapper_pid" ] || wait "$wrapper_pid" || true
