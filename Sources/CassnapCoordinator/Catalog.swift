@@ -53,6 +53,8 @@ package protocol SnapshotCatalog: Sendable {
     /// A snapshot id or a tag.
     func resolveSnapshot(_ ref: String) async throws -> SnapshotID?
     func record(_ id: SnapshotID) async throws -> ClusterSnapshotRecord?
+    /// One snapshot as one node's report sees it, without loading the other nodes.
+    func nodeState(_ id: SnapshotID, host: HostID) async throws -> SnapshotNodeState?
     /// Snapshots ordered by requested instant, then tag.
     func summaries(page: PageRequest<SnapshotListKey>) async throws
         -> CatalogPage<AdminAPI.SnapshotSummary, SnapshotListKey>
@@ -151,6 +153,14 @@ package struct SnapshotPlan: Sendable {
         self.record = record
         self.commands = commands
     }
+}
+
+/// A snapshot's tag and status, and one node's status in it (nil: the node is not expected).
+package struct SnapshotNodeState: Sendable, Hashable {
+    package var id: SnapshotID
+    package var tag: SnapshotTag
+    package var status: ClusterSnapshotRecord.Status
+    package var node: ClusterSnapshotRecord.NodeStatus?
 }
 
 /// One SSTable component file of a node snapshot.

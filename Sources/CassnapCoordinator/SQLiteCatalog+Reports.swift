@@ -104,7 +104,6 @@ extension SQLiteCatalog: ReportCatalog {
         async throws -> AgentAPI.ReportReceipt
     {
         let hostID = host.description
-        let cluster = self.cluster
         return try await writer.write { db in
             guard try Self.claim(db, reportID: reportID, host: hostID, kind: .manifests, at: seconds(now))
             else {
@@ -143,7 +142,7 @@ extension SQLiteCatalog: ReportCatalog {
                         arguments: [error, seq, hostID])
                 }
                 accepted += 1
-                try Self.settle(db, id: outcome.snapshotID.description, cluster: cluster, now: now)
+                try Self.settle(db, seq: seq, now: now)
             }
             return AgentAPI.ReportReceipt(reportID: reportID, accepted: accepted, duplicate: false)
         }

@@ -45,6 +45,26 @@ extension SQLiteCatalog: SnapshotCatalog {
         }
     }
 
+    package func nodeState(_ id: SnapshotID, host: HostID) async throws -> SnapshotNodeState? {
+        try await writer.read { db in
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT s.tag, s.status, n.status AS node_status FROM snapshots s
+                        LEFT JOIN snapshot_nodes n ON n.snapshot_seq = s.seq AND n.host_id = ?
+                        WHERE s.id = ?
+                        """, arguments: [host.description, id.description])
+            else { return nil }
+            return SnapshotNodeState(
+                id: id, tag: try SnapshotTag(row["tag"] as String),
+                status: ClusterSnapshotRecord.Status(rawValue: row["status"]) ?? .failed,
+                node: (row["node_status"] as String?).map {
+                    ClusterSnapshotRecord.NodeStatus(rawValue: $0) ?? .failed
+                })
+        }
+    }
+
     package func summaries(page: PageRequest<SnapshotListKey>) async throws
         -> CatalogPage<AdminAPI.SnapshotSummary, SnapshotListKey>
     {
@@ -111,20 +131,19 @@ extension SQLiteCatalog: SnapshotCatalog {
     }
 
     package func expireSnapshots(at now: Date) async throws -> Int {
-        let cluster = self.cluster
-        return try await writer.write { db in
-            let ids = try String.fetchAll(
-                db, sql: "SELECT id FROM snapshots WHERE status = 'pending' AND deadline < ?",
+        try await writer.write { db in
+            let seqs = try Int64.fetchAll(
+                db, sql: "SELECT seq FROM snapshots WHERE status = 'pending' AND deadline < ?",
                 arguments: [seconds(now)])
-            for id in ids {
+            for seq in seqs {
                 try db.execute(
                     sql: """
                         UPDATE snapshot_nodes SET status = 'failed', error = 'no manifest reported before the deadline'
-                        WHERE status = 'pending' AND snapshot_seq = (SELECT seq FROM snapshots WHERE id = ?)
-                        """, arguments: [id])
-                try Self.settle(db, id: id, cluster: cluster, now: now)
+                        WHERE status = 'pending' AND snapshot_seq = ?
+                        """, arguments: [seq])
+                try Self.settle(db, seq: seq, now: now)
             }
-            return ids.count
+            return seqs.count
         }
     }
 

@@ -101,11 +101,22 @@ extension SQLiteCatalog {
         }
     }
 
-    /// Recomputes a snapshot's status from its nodes and bumps its revision when it changed.
-    static func settle(_ db: Database, id: String, cluster: ClusterName, now: Date) throws {
-        guard let (record, seq, _) = try loadRecord(db, id: id, cluster: cluster) else { return }
-        let deadlinePassed = record.deadline.map { now > $0 } ?? false
-        let status = ClusterSnapshotRecord.status(of: record.nodes, deadlinePassed: deadlinePassed)
+    /// Recomputes a snapshot's status from its nodes and bumps its revision (its nodes changed).
+    /// The nodes are counted in SQL: a 1,000-node record is not loaded for every report.
+    static func settle(_ db: Database, seq: Int64, now: Date) throws {
+        guard
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT s.deadline, COUNT(n.host_id) AS nodes, COALESCE(SUM(n.status = 'complete'), 0) AS complete,
+                        COALESCE(SUM(n.status = 'pending'), 0) AS pending
+                    FROM snapshots s LEFT JOIN snapshot_nodes n ON n.snapshot_seq = s.seq
+                    WHERE s.seq = ? GROUP BY s.seq
+                    """, arguments: [seq])
+        else { return }
+        let status = ClusterSnapshotRecord.status(
+            nodes: row["nodes"], complete: row["complete"], pending: row["pending"],
+            deadlinePassed: now > date(row["deadline"]))
         try db.execute(
             sql: "UPDATE snapshots SET status = ?, revision = revision + 1 WHERE seq = ?",
             arguments: [status.rawValue, seq])

@@ -139,18 +139,18 @@ package struct SnapshotService: Sendable {
         }
         var outcomes: [NodeOutcome] = []
         for (i, item) in batch.items.enumerated() {
-            guard let record = try await catalog.record(item.snapshotID) else {
+            guard let record = try await catalog.nodeState(item.snapshotID, host: host) else {
                 throw ServiceError.notFound("snapshot", item.snapshotID.description)
             }
             guard record.tag == item.tag else {
                 throw ServiceError.invalidField(
                     "items[\(i)].tag", "snapshot \(record.id) has tag \(record.tag), not \(item.tag)")
             }
-            guard let node = record.nodes.first(where: { $0.hostID == host }) else {
+            guard let node = record.node else {
                 throw ServiceError.conflict(
                     "not_expected", "node \(host) is not an expected node of snapshot \(record.id)")
             }
-            guard record.status == .pending, node.status == .pending else { continue }
+            guard record.status == .pending, node == .pending else { continue }
             if let error = item.error {
                 outcomes.append(
                     NodeOutcome(snapshotID: record.id, result: .failed("agent reported: \(error)")))
@@ -189,7 +189,14 @@ package struct SnapshotService: Sendable {
                     ])
             }
         }
-        await mirror.flush()
+        // A snapshot this batch settled goes to the bucket now; a pending one's progress waits
+        // for the next tick, so one write covers every report in between instead of one write
+        // of the whole record per node. `unmirroredRecords` keeps what a crash interrupts.
+        var settled = false
+        for id in Set(outcomes.map(\.snapshotID)) {
+            if try await catalog.nodeState(id, host: host)?.status != .pending { settled = true }
+        }
+        if settled { await mirror.flush() }
         return receipt
     }
 

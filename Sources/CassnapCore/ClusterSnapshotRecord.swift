@@ -98,9 +98,15 @@ package struct ClusterSnapshotRecord: Sendable, Hashable, Codable {
 
     /// The status the design defines for these node states.
     package static func status(of nodes: [NodeEntry], deadlinePassed: Bool) -> Status {
-        let complete = nodes.filter { $0.status == .complete }.count
-        if !nodes.isEmpty && complete == nodes.count { return .complete }
-        if !deadlinePassed && nodes.contains(where: { $0.status == .pending }) { return .pending }
+        status(
+            nodes: nodes.count, complete: nodes.filter { $0.status == .complete }.count,
+            pending: nodes.filter { $0.status == .pending }.count, deadlinePassed: deadlinePassed)
+    }
+
+    /// The same from counts of the nodes, for a catalog that counts them in SQL.
+    package static func status(nodes: Int, complete: Int, pending: Int, deadlinePassed: Bool) -> Status {
+        if nodes > 0 && complete == nodes { return .complete }
+        if !deadlinePassed && pending > 0 { return .pending }
         return complete > 0 ? .partial : .failed
     }
 
