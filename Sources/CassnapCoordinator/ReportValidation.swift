@@ -54,41 +54,53 @@ struct ReportValidation {
     func check(_ batch: AgentAPI.Batch<AgentAPI.FileReport>, host: HostID) throws {
         try envelope(batch)
         for (i, file) in batch.items.enumerated() {
-            let at = "items[\(i)]"
-            try name(file.keyspace, "\(at).keyspace", as: .keyspace)
-            try name(file.table, "\(at).table", as: .table)
-            if let index = file.indexName { try name(index, "\(at).indexName", as: .index) }
+            func at() -> String { "items[\(i)]" }
+            try name(file.keyspace, "\(at()).keyspace", as: .keyspace)
+            try name(file.table, "\(at()).table", as: .table)
+            if let index = file.indexName { try name(index, "\(at()).indexName", as: .index) }
             // A component, or an opaque snapshot file of an SSTable (SAI, SASI), which is pooled too.
-            let isComponent = (try? SSTableFileName.parse(file.fileName)).map { !$0.descriptor.isTemporary }
-            let isPooledOpaque = (try? OpaqueFileName(file.fileName))?.isPooled == true
-            guard file.fileName.utf8.count <= 255, isComponent ?? isPooledOpaque else {
+            let component = try? SSTableFileName.parse(file.fileName)
+            guard file.fileName.utf8.count <= 255,
+                component.map({ !$0.descriptor.isTemporary })
+                    ?? ((try? OpaqueFileName(file.fileName))?.isPooled == true)
+            else {
                 throw APIError.invalidField(
-                    "\(at).fileName",
+                    "\(at()).fileName",
                     "\(file.fileName.quotedForMessage) is not a finished SSTable component file name")
             }
             guard (try? SHA256Digest(hex: file.sha256)) != nil else {
                 throw APIError.invalidField(
-                    "\(at).sha256", "\(file.sha256.quotedForMessage) is not 64 lowercase hex digits")
+                    "\(at()).sha256", "\(file.sha256.quotedForMessage) is not 64 lowercase hex digits")
             }
-            try nonNegative(file.size, "\(at).size")
-            try instant(file.uploadedAt, "\(at).uploadedAt")
-            try text(file.objectKey, "\(at).objectKey", maximum: RestorePath.maximumBytes, required: true)
+            try nonNegative(file.size, "\(at()).size")
+            try instant(file.uploadedAt, "\(at()).uploadedAt")
+            try text(file.objectKey, "\(at()).objectKey", maximum: RestorePath.maximumBytes, required: true)
             // The key must be this node's pool key for exactly this file: another node's or
-            // cluster's key, or a path that escapes, is refused.
+            // cluster's key, or a path that escapes, is refused. Nearly every key is the
+            // primary key built from the fields just checked; only the others (collision keys,
+            // opaque files, no table id) are parsed, which costs several times more.
+            if let component, let tableID = file.tableID,
+                let table = try? TableRef(keyspace: file.keyspace, table: file.table, id: tableID),
+                let expected = try? PooledFile(
+                    host: host, table: table, indexName: file.indexName, file: component),
+                keys.primaryKey(for: expected) == file.objectKey
+            {
+                continue
+            }
             let pooled: PooledFile
             do {
                 guard case .pooledFile(let parsed) = try keys.parse(file.objectKey) else {
                     throw APIError.invalidField(
-                        "\(at).objectKey",
+                        "\(at()).objectKey",
                         "\(file.objectKey.quotedForMessage) is not a pool key (…/nodes/<host>/data/…)")
                 }
                 pooled = parsed
             } catch let error as ObjectKeyError {
-                throw APIError.invalidField("\(at).objectKey", error.description)
+                throw APIError.invalidField("\(at()).objectKey", error.description)
             }
             guard pooled.host == host else {
                 throw APIError.invalidField(
-                    "\(at).objectKey",
+                    "\(at()).objectKey",
                     "\(file.objectKey.quotedForMessage) is in node \(pooled.host)'s pool, not \(host)'s")
             }
             guard pooled.table.keyspace == file.keyspace, pooled.table.table == file.table,
@@ -96,7 +108,7 @@ struct ReportValidation {
                 pooled.fileName == file.fileName
             else {
                 throw APIError.invalidField(
-                    "\(at).objectKey",
+                    "\(at()).objectKey",
                     "\(file.objectKey.quotedForMessage) is not the pool key of \(file.keyspace).\(file.table) file \(file.fileName.quotedForMessage)"
                 )
             }
@@ -106,17 +118,17 @@ struct ReportValidation {
     func check(_ batch: AgentAPI.Batch<AgentAPI.SSTableEvent>) throws {
         try envelope(batch)
         for (i, event) in batch.items.enumerated() {
-            let at = "items[\(i)]"
-            try name(event.keyspace, "\(at).keyspace", as: .keyspace)
-            try name(event.table, "\(at).table", as: .table)
-            try instant(event.at, "\(at).at")
+            func at() -> String { "items[\(i)]" }
+            try name(event.keyspace, "\(at()).keyspace", as: .keyspace)
+            try name(event.table, "\(at()).table", as: .table)
+            try instant(event.at, "\(at()).at")
             // An SSTable name is a file name without its component: `nb-42-big`.
             guard event.sstable.utf8.count <= 200,
                 let parsed = try? SSTableFileName.parse(event.sstable + "-Data.db"),
                 parsed.sstableName == event.sstable, !parsed.descriptor.isTemporary
             else {
                 throw APIError.invalidField(
-                    "\(at).sstable",
+                    "\(at()).sstable",
                     "\(event.sstable.quotedForMessage) is not an SSTable name such as nb-42-big")
             }
         }
@@ -125,25 +137,25 @@ struct ReportValidation {
     func check(_ batch: AgentAPI.Batch<AgentAPI.ManifestReport>) throws {
         try envelope(batch)
         for (i, item) in batch.items.enumerated() {
-            let at = "items[\(i)]"
-            if let takenAt = item.takenAt { try instant(takenAt, "\(at).takenAt") }
-            try nonNegative(item.files, "\(at).files")
-            try nonNegative(item.bytes, "\(at).bytes")
+            func at() -> String { "items[\(i)]" }
+            if let takenAt = item.takenAt { try instant(takenAt, "\(at()).takenAt") }
+            try nonNegative(item.files, "\(at()).files")
+            try nonNegative(item.bytes, "\(at()).bytes")
             if let key = item.manifestKey {
-                try text(key, "\(at).manifestKey", maximum: RestorePath.maximumBytes)
+                try text(key, "\(at()).manifestKey", maximum: RestorePath.maximumBytes)
             }
-            if let error = item.error { try text(error, "\(at).error", maximum: 8192, allowNewlines: true) }
+            if let error = item.error { try text(error, "\(at()).error", maximum: 8192, allowNewlines: true) }
         }
     }
 
     func check(_ batch: AgentAPI.Batch<AgentAPI.NodeSnapshotReport>) throws {
         try envelope(batch)
         for (i, item) in batch.items.enumerated() {
-            let at = "items[\(i)]"
-            try instant(item.takenAt, "\(at).takenAt")
-            try nonNegative(item.files, "\(at).files")
-            try nonNegative(item.bytes, "\(at).bytes")
-            try text(item.manifestKey, "\(at).manifestKey", maximum: RestorePath.maximumBytes)
+            func at() -> String { "items[\(i)]" }
+            try instant(item.takenAt, "\(at()).takenAt")
+            try nonNegative(item.files, "\(at()).files")
+            try nonNegative(item.bytes, "\(at()).bytes")
+            try text(item.manifestKey, "\(at()).manifestKey", maximum: RestorePath.maximumBytes)
         }
     }
 
@@ -160,29 +172,32 @@ struct ReportValidation {
         }
     }
 
-    private func instant(_ date: Date, _ field: String) throws {
+    private func instant(_ date: Date, _ field: @autoclosure () -> String) throws {
         if let problem = InputLimits.problem(reported: date, now: now) {
-            throw APIError.invalidField(field, problem)
+            throw APIError.invalidField(field(), problem)
         }
     }
 
-    private func name(_ value: String, _ field: String, as kind: ValidationError.Field) throws {
+    private func name(_ value: String, _ field: @autoclosure () -> String, as kind: ValidationError.Field)
+        throws
+    {
         do { try CassandraName.validate(value, as: kind) } catch {
-            throw APIError.invalidField(field, error.description)
+            throw APIError.invalidField(field(), error.description)
         }
     }
 
-    private func nonNegative<N: BinaryInteger>(_ value: N, _ field: String) throws {
-        if value < 0 { throw APIError.invalidField(field, "must not be negative") }
+    private func nonNegative<N: BinaryInteger>(_ value: N, _ field: @autoclosure () -> String) throws {
+        if value < 0 { throw APIError.invalidField(field(), "must not be negative") }
     }
 
     /// At most `maximum` UTF-8 bytes and no control characters (NUL, newline, escape …).
     private func text(
-        _ value: String, _ field: String, maximum: Int, required: Bool = false, allowNewlines: Bool = false
+        _ value: String, _ field: @autoclosure () -> String, maximum: Int, required: Bool = false,
+        allowNewlines: Bool = false
     ) throws {
-        if required && value.isEmpty { throw APIError.invalidField(field, "must not be empty") }
+        if required && value.isEmpty { throw APIError.invalidField(field(), "must not be empty") }
         if value.utf8.count > maximum {
-            throw APIError.invalidField(field, "longer than \(maximum) bytes")
+            throw APIError.invalidField(field(), "longer than \(maximum) bytes")
         }
         func isControl(_ scalar: Unicode.Scalar) -> Bool {
             if allowNewlines && (scalar == "\n" || scalar == "\t") { return false }
@@ -195,7 +210,8 @@ struct ReportValidation {
             ? value.unicodeScalars.first(where: isControl) : nil
         if let control {
             throw APIError.invalidField(
-                field, "contains the control character U+\(String(control.value, radix: 16, uppercase: true))"
+                field(),
+                "contains the control character U+\(String(control.value, radix: 16, uppercase: true))"
             )
         }
     }
