@@ -29,8 +29,7 @@ struct RecordMirrorTests {
     @Test func progressIsWrittenOnTheTickAndTheSettledRecordAtOnce() async throws {
         try await TemporaryDirectory.with { dir in
             let store = InMemoryObjectStore()
-            let coordinator = try await InProcessCoordinator.start(Self.rarelyTicking(dir), store: store)
-            do {
+            try await InProcessCoordinator.running(Self.rarelyTicking(dir), store: store) { coordinator in
                 let nodes = try await SimulatedNode.joined(2, to: coordinator, store: store)
                 _ = try await coordinator.admin.createSnapshot(.init(delaySeconds: 1, tag: "coalesced"))
                 #expect(
@@ -50,10 +49,6 @@ struct RecordMirrorTests {
                     store, keys.key(for: .clusterSnapshotRecord(tag: try SnapshotTag("coalesced"))))
                 #expect(record?.status == .complete)
                 #expect(record?.nodes.allSatisfy { $0.status == .complete } == true)
-                await coordinator.stop()
-            } catch {
-                await coordinator.stop()
-                throw error
             }
         }
     }
@@ -62,8 +57,7 @@ struct RecordMirrorTests {
         try await TemporaryDirectory.with { dir in
             let store = InMemoryObjectStore()
             let configuration = Self.rarelyTicking(dir)
-            let first = try await InProcessCoordinator.start(configuration, store: store)
-            do {
+            try await InProcessCoordinator.running(configuration, store: store) { first in
                 let nodes = try await SimulatedNode.joined(2, to: first, store: store)
                 _ = try await first.admin.createSnapshot(.init(delaySeconds: 1, tag: "interrupted"))
                 try await nodes[0].takeSnapshot()
@@ -72,23 +66,14 @@ struct RecordMirrorTests {
                     try await Self.nodeStatuses(store, "interrupted") == [
                         "node1": .pending, "node2": .pending,
                     ])
-                await first.stop()
-            } catch {
-                await first.stop()
-                throw error
             }
 
-            let second = try await InProcessCoordinator.start(configuration, store: store)
-            do {
+            try await InProcessCoordinator.running(configuration, store: store) { _ in
                 try await eventually("the restarted coordinator to write the record") {
                     try await Self.nodeStatuses(store, "interrupted") == [
                         "node1": .complete, "node2": .pending,
                     ]
                 }
-                await second.stop()
-            } catch {
-                await second.stop()
-                throw error
             }
         }
     }

@@ -103,15 +103,24 @@ final class InProcessCoordinator: Sendable {
             let store = InMemoryObjectStore()
             var c = configuration(directory: dir)
             configure(&c)
-            let coordinator = try await start(c, store: store)
-            do {
-                let result = try await body(coordinator, store)
-                await coordinator.stop()
-                return result
-            } catch {
-                await coordinator.stop()
-                throw error
-            }
+            return try await running(c, store: store) { try await body($0, store) }
+        }
+    }
+
+    /// A coordinator on `configuration` for `body`, stopped (and awaited) whether `body`
+    /// returns or throws.
+    static func running<T>(
+        _ configuration: CoordinatorConfiguration, store: any ObjectStore,
+        _ body: (InProcessCoordinator) async throws -> T
+    ) async throws -> T {
+        let coordinator = try await start(configuration, store: store)
+        do {
+            let result = try await body(coordinator)
+            await coordinator.stop()
+            return result
+        } catch {
+            await coordinator.stop()
+            throw error
         }
     }
 }
