@@ -7,13 +7,7 @@ import Foundation
 /// Deletes: one key, or many through DeleteObjects, 1000 keys per request.
 extension S3ObjectStore {
     package func delete(key: String) async throws {
-        try validateObjectKey(key)
-        let response: HTTPResponse
-        do {
-            response = try await send(S3Request(method: "DELETE", key: objectKey(key)))
-        } catch {
-            throw self.error(for: error, key: key, operation: "delete")
-        }
+        let response = try await send(bodiless: "DELETE", key: key, operation: "delete")
         switch response.status {
         case 200, 204: return
         case 404:

@@ -53,13 +53,7 @@ package struct S3ObjectStore: ObjectStore {
     // MARK: - ObjectStore
 
     package func head(key: String) async throws -> ObjectInfo {
-        try validateObjectKey(key)
-        let response: HTTPResponse
-        do {
-            response = try await send(S3Request(method: "HEAD", key: objectKey(key)))
-        } catch {
-            throw self.error(for: error, key: key, operation: "head")
-        }
+        let response = try await send(bodiless: "HEAD", key: key, operation: "head")
         if response.status == 200 {
             bucketConfirmed.set()
             return info(key: key, response: response)
@@ -282,6 +276,17 @@ package struct S3ObjectStore: ObjectStore {
     }
 
     func objectKey(_ key: String) -> String { rootPrefix + key }
+
+    /// A request without a body on one object (HEAD, DELETE): the key is checked first, and a
+    /// transport failure comes back classified for `operation`.
+    func send(bodiless method: String, key: String, operation: String) async throws -> HTTPResponse {
+        try validateObjectKey(key)
+        do {
+            return try await send(S3Request(method: method, key: objectKey(key)))
+        } catch {
+            throw self.error(for: error, key: key, operation: operation)
+        }
+    }
 
     static func etag(_ response: HTTPResponse) -> String? {
         response.header("etag").map { value in
