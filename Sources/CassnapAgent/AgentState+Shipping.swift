@@ -47,10 +47,6 @@ extension AgentState {
     // MARK: the bucket, as this agent knows it
 
     /// The object already uploaded for these bytes (any link of the inode), if any.
-    package func uploadedObject(_ identity: FileIdentity) async throws -> StoredObject? {
-        try await pool.read { db in try Self.uploadedObject(db, identity) }
-    }
-
     private static func uploadedObject(_ db: Database, _ identity: FileIdentity) throws -> StoredObject? {
         try db.fetchRow(
             cached: """
